@@ -1,0 +1,67 @@
+# seedbed — the two set-up commands are `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STATE ?= state
+HOST ?= 127.0.0.1
+PORT ?= 8080
+INVENTORY ?= examples/lab.yaml
+
+# System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer).
+TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
+	dnsmasq-base ipxe iproute2 zstd e2fsprogs
+# One command per package, so a check names what is missing.
+TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip
+
+.PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
+
+help:
+	@echo "make serve      run seedbed on $(INVENTORY) at http://$(HOST):$(PORT)"
+	@echo "make test       run the whole test suite (installs what it needs)"
+	@echo "make test-boot  run only the QEMU boot tests"
+	@echo "make bench      run the HTTP benchmark"
+	@echo "make lint       ruff"
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.stamp
+
+serve: venv
+	$(VENV)/bin/seedbed serve --inventory $(INVENTORY) --state $(STATE) --host $(HOST) --port $(PORT)
+
+# Installs the Debian packages the tests need when a command is missing (runs as root in CI).
+system-deps:
+	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	for f in /usr/lib/ipxe/qemu/pxe-virtio.rom /usr/share/ovmf/OVMF.fd /usr/lib/ipxe/undionly.kpxe; do \
+		[ -e $$f ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test packages (missing:$$missing)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install: $(TEST_DEBS)"; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	fi
+
+lint: venv
+	$(VENV)/bin/ruff check server tests bench
+	$(VENV)/bin/ruff format --check server tests bench
+
+test: venv system-deps
+	$(VENV)/bin/ruff check server tests bench
+	$(VENV)/bin/pytest -q
+
+test-unit: venv
+	$(VENV)/bin/pytest -q -m "not boot"
+
+test-boot: venv system-deps
+	$(VENV)/bin/pytest -q -m boot
+
+bench: venv
+	$(PY) bench/http_bench.py --machines 50 --rounds 20
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,99 @@
+"""Boot decisions: match a netboot request to a node, decide, and say what to boot.
+
+match (MAC → node) → decide (armed? → install, else local disk) → the web layer
+renders the decision as an iPXE or GRUB script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .inventory import BootProfile, Inventory, Node
+from .lifecycle import Lifecycle
+
+
+@dataclass(frozen=True)
+class NetbootRequest:
+    mac: str
+    buildarch: str | None = None
+    platform: str | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Literal["install", "local"]
+    reason: str
+    node: Node | None = None
+    install_id: int | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str | None = None
+
+
+def install_profile(inv: Inventory, node: Node) -> BootProfile:
+    """What an armed node boots: its named profile, or the Ubuntu live-server installer."""
+    if node.profile is not None:
+        return inv.profiles[node.profile]
+    installer = inv.installer
+    cmdline = f"ip=dhcp url={installer.iso} cloud-config-url=/dev/null autoinstall"
+    if installer.cmdline:
+        cmdline += f" {installer.cmdline}"
+    return BootProfile(kernel=installer.kernel, initrd=installer.initrd, cmdline=cmdline,
+                       seed="autoinstall")
+
+
+def install_method(node: Node, profile: BootProfile) -> str:
+    """How the install completes: the installer ("autoinstall"), an image, or first boot alone."""
+    if node.install == "image":
+        return "image"
+    return profile.seed
+
+
+def artifact_url(inv: Inventory, location: str) -> str:
+    if location.startswith(("http://", "https://")):
+        return location
+    return f"{inv.site.base_url}/files/{location.lstrip('/')}"
+
+
+def decide(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
+    """What this machine boots now, without side effects (also used for previews)."""
+    node = inv.node_by_mac(request.mac)
+    if node is None:
+        return Decision("local", f"unknown MAC {request.mac}: recorded as discovered")
+    row = lifecycle.store.node(node.hostname)
+    if not lifecycle.is_armed(row):
+        state = row.state if row else "unknown"
+        return Decision("local", f"{node.hostname} is {state}, not armed for install", node)
+    if node.install == "image":
+        return Decision("local", "image installs need the deploy ramdisk, not served yet", node)
+    return Decision("install", f"{node.hostname} is armed for install", node)
+
+
+def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token: str) -> Decision:
+    """Fill in the install's kernel, initrd and command line, pointing at its seed."""
+    assert decision.node is not None
+    profile = install_profile(inv, decision.node)
+    seed = f"{inv.site.base_url}/seed/{token}/"
+    cmdline = f"{profile.cmdline} ds=nocloud-net;s={seed}".strip()
+    reason = f"{decision.reason}: install #{install_id}" if install_id else decision.reason
+    return replace(decision, reason=reason, install_id=install_id,
+                   kernel=artifact_url(inv, profile.kernel),
+                   initrd=artifact_url(inv, profile.initrd), cmdline=cmdline)
+
+
+def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
+    """Decide, record what was decided, and begin an install when the node is armed."""
+    decision = decide(inv, lifecycle, request)
+    node = decision.node
+    if node is None:
+        lifecycle.discovered(request.mac, {"buildarch": request.buildarch,
+                                           "platform": request.platform, "uuid": request.uuid})
+        return decision
+    if decision.action == "local":
+        lifecycle.local_boot(node, request.mac, decision.reason)
+        return decision
+    method = install_method(node, install_profile(inv, node))
+    issued = lifecycle.begin_install(node, request.mac, method, inv.site.seed_ttl_minutes * 60)
+    return with_seed(inv, decision, issued.install_id, issued.token)

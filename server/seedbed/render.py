@@ -1,0 +1,53 @@
+"""Text renderings of boot decisions: iPXE and GRUB scripts from the package's templates."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from urllib.parse import urlsplit
+
+import jinja2
+
+from .boot import Decision
+
+_GRUB_PLAIN = re.compile(r"^[A-Za-z0-9_./:=,+@%()-]+$")
+
+
+def grub_quote(word: str) -> str:
+    """Quote one word for grub.cfg: `;`, `$`, spaces and quotes are GRUB syntax."""
+    if _GRUB_PLAIN.fullmatch(word):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def grub_path(url: str) -> str:
+    """GRUB reads HTTP through a device: http://host:port/p becomes (http,host:port)/p."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError(f"GRUB can only fetch over plain HTTP, not {url!r}")
+    return grub_quote(f"(http,{parts.netloc}){parts.path or '/'}")
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("seedbed", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - boot scripts, not HTML; values are validated
+    )
+    env.filters["grub_quote"] = grub_quote
+    env.filters["grub_path"] = grub_path
+    return env
+
+
+def chain_script(base_url: str) -> str:
+    return _env().get_template("boot.ipxe.j2").render(base_url=base_url)
+
+
+def ipxe_script(decision: Decision) -> str:
+    return _env().get_template(f"{decision.action}.ipxe.j2").render(decision=decision)
+
+
+def grub_config(decision: Decision) -> str:
+    return _env().get_template(f"{decision.action}.grub.j2").render(decision=decision)

@@ -1,0 +1,96 @@
+"""The running service's parts, wired once: settings, the inventory, the store, the lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .inventory import Inventory, InventoryError, load_inventory
+from .lifecycle import Lifecycle
+from .store import Store
+
+log = logging.getLogger("seedbed")
+
+
+@dataclass(frozen=True)
+class Settings:
+    inventory_path: Path
+    state_dir: Path
+    files_dir: Path | None = None  # kernels, initrds, images; default STATE/files
+    reload_seconds: float = 2.0
+
+    @property
+    def artifacts(self) -> Path:
+        return self.files_dir or self.state_dir / "files"
+
+
+class InventorySource:
+    """The inventory file, reloaded when it changes; a broken edit keeps the last good one."""
+
+    def __init__(self, path: Path, on_change: Callable[[Inventory], None], reload_seconds: float):
+        self.path = path
+        self._on_change = on_change
+        self._reload_seconds = reload_seconds
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._stamp = self._file_stamp()
+        self._inventory = load_inventory(path).inventory
+        on_change(self._inventory)
+
+    def _file_stamp(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return (st.st_mtime_ns, st.st_size)
+
+    def get(self) -> Inventory:
+        now = time.monotonic()
+        if now - self._checked >= self._reload_seconds:
+            with self._lock:
+                if now - self._checked >= self._reload_seconds:
+                    self._checked = now
+                    self._maybe_reload()
+        return self._inventory
+
+    def replace(self, inventory: Inventory) -> None:
+        """Take an inventory this process just wrote to the file."""
+        with self._lock:
+            self._on_change(inventory)
+            self._inventory = inventory
+            self._stamp = self._file_stamp()
+
+    def _maybe_reload(self) -> None:
+        try:
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            inventory = load_inventory(self.path).inventory
+        except (OSError, InventoryError) as exc:
+            log.error("inventory %s not reloaded, keeping the last good one: %s", self.path, exc)
+            return
+        self._on_change(inventory)
+        self._inventory = inventory
+        log.info("inventory %s reloaded: %d nodes", self.path, len(inventory.nodes))
+
+
+class Seedbed:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.state_dir / "seedbed.sqlite3")
+        self.lifecycle = Lifecycle(self.store, clock)
+        self.inventory_source = InventorySource(settings.inventory_path, self.lifecycle.sync,
+                                                settings.reload_seconds)
+
+    @property
+    def inventory(self) -> Inventory:
+        return self.inventory_source.get()
+
+    def accepted(self, mac: str, hostname: str, inventory: Inventory, who: str) -> None:
+        """A discovered machine was added to the inventory file as `hostname`."""
+        self.inventory_source.replace(inventory)
+        self.lifecycle.accept_discovered(mac, hostname, who)

@@ -1,0 +1,292 @@
+"""The embedded store: SQLite in the state folder, one connection per thread.
+
+WAL mode lets the HTTP threads read while one writer commits; every state
+change is one transaction, so a crash leaves the last committed state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    hostname      TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    state_since   REAL NOT NULL,
+    armed_until   REAL,                 -- NULL: armed with no expiry (a new node)
+    install_id    INTEGER,              -- the install in progress or last finished
+    facts         TEXT,                 -- JSON of the last ready report
+    health        TEXT,                 -- JSON list of reasons a node is unhealthy
+    last_event    TEXT,
+    last_event_at REAL
+);
+CREATE TABLE IF NOT EXISTS installs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    hostname    TEXT NOT NULL,
+    mac         TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,
+    method      TEXT NOT NULL,
+    state       TEXT NOT NULL,          -- issued, installing, installed, ready, failed, superseded
+    created_at  REAL NOT NULL,
+    expires_at  REAL NOT NULL,          -- seeds are served until then
+    finished_at REAL,
+    log         TEXT                    -- excerpt posted with a failure
+);
+CREATE TABLE IF NOT EXISTS events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          REAL NOT NULL,
+    hostname    TEXT,
+    mac         TEXT,
+    install_id  INTEGER,
+    kind        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    data        TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_host ON events (hostname, id);
+CREATE TABLE IF NOT EXISTS discovered (
+    mac         TEXT PRIMARY KEY,
+    first_seen  REAL NOT NULL,
+    last_seen   REAL NOT NULL,
+    boots       INTEGER NOT NULL,
+    buildarch   TEXT,
+    platform    TEXT,
+    uuid        TEXT,
+    accepted_as TEXT
+);
+CREATE TABLE IF NOT EXISTS admin_tokens (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash  TEXT NOT NULL UNIQUE,
+    label       TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    hostname: str
+    state: str
+    state_since: float
+    armed_until: float | None
+    install_id: int | None
+    facts: dict[str, Any] | None
+    health: list[str]
+    last_event: str | None
+    last_event_at: float | None
+
+
+@dataclass(frozen=True)
+class InstallRow:
+    id: int
+    hostname: str
+    mac: str
+    method: str
+    state: str
+    created_at: float
+    expires_at: float
+    finished_at: float | None
+    log: str | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    at: float
+    hostname: str | None
+    mac: str | None
+    install_id: int | None
+    kind: str
+    message: str
+    data: Any
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # executescript commits on its own; every statement is IF NOT EXISTS.
+        self._connect().executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def read(self) -> sqlite3.Connection:
+        return self._connect()
+
+    # -- nodes ---------------------------------------------------------------
+
+    def ensure_node(self, db: sqlite3.Connection, hostname: str, state: str, now: float) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO nodes (hostname, state, state_since) VALUES (?, ?, ?)",
+            (hostname, state, now),
+        )
+
+    def node(self, hostname: str, db: sqlite3.Connection | None = None) -> NodeRow | None:
+        row = (db or self.read()).execute(
+            "SELECT * FROM nodes WHERE hostname = ?", (hostname,)
+        ).fetchone()
+        return _node(row) if row else None
+
+    def nodes(self) -> list[NodeRow]:
+        rows = self.read().execute("SELECT * FROM nodes ORDER BY hostname").fetchall()
+        return [_node(r) for r in rows]
+
+    def set_node(self, db: sqlite3.Connection, hostname: str, now: float, **fields: Any) -> None:
+        """Update a node; a new `state` also moves `state_since`."""
+        if "state" in fields:
+            fields["state_since"] = now
+        for key in ("facts", "health"):
+            if key in fields and fields[key] is not None:
+                fields[key] = json.dumps(fields[key], sort_keys=True)
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE nodes SET {assignments} WHERE hostname = ?",  # noqa: S608 - keys are ours
+                   (*fields.values(), hostname))
+
+    # -- installs ------------------------------------------------------------
+
+    def add_install(self, db: sqlite3.Connection, hostname: str, mac: str, token_hash: str,
+                    method: str, now: float, expires_at: float) -> int:
+        db.execute(
+            "UPDATE installs SET state = 'superseded', finished_at = ? "
+            "WHERE hostname = ? AND state IN ('issued', 'installing', 'installed')",
+            (now, hostname),
+        )
+        cur = db.execute(
+            "INSERT INTO installs (hostname, mac, token_hash, method, state, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, 'issued', ?, ?)",
+            (hostname, mac, token_hash, method, now, expires_at),
+        )
+        return int(cur.lastrowid)
+
+    def install_by_token_hash(self, db: sqlite3.Connection, token_hash: str) -> InstallRow | None:
+        row = db.execute("SELECT * FROM installs WHERE token_hash = ?", (token_hash,)).fetchone()
+        return _install(row) if row else None
+
+    def install(self, install_id: int) -> InstallRow | None:
+        row = self.read().execute("SELECT * FROM installs WHERE id = ?", (install_id,)).fetchone()
+        return _install(row) if row else None
+
+    def set_install(self, db: sqlite3.Connection, install_id: int, **fields: Any) -> None:
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE installs SET {assignments} WHERE id = ?",  # noqa: S608 - keys are ours
+                   (*fields.values(), install_id))
+
+    # -- events --------------------------------------------------------------
+
+    def add_event(self, db: sqlite3.Connection, now: float, kind: str, message: str, *,
+                  hostname: str | None = None, mac: str | None = None,
+                  install_id: int | None = None, data: Any = None) -> None:
+        db.execute(
+            "INSERT INTO events (at, hostname, mac, install_id, kind, message, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now, hostname, mac, install_id, kind, message,
+             None if data is None else json.dumps(data, sort_keys=True)),
+        )
+        if hostname is not None:
+            db.execute("UPDATE nodes SET last_event = ?, last_event_at = ? WHERE hostname = ?",
+                       (message, now, hostname))
+
+    def events(self, hostname: str | None = None, limit: int = 200,
+               after_id: int = 0) -> list[EventRow]:
+        if hostname is None:
+            sql, args = "SELECT * FROM events WHERE id > ?", (after_id,)
+        else:
+            sql, args = "SELECT * FROM events WHERE hostname = ? AND id > ?", (hostname, after_id)
+        rows = self.read().execute(
+            f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id", (*args, limit)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    # -- discovered machines -------------------------------------------------
+
+    def record_discovered(self, db: sqlite3.Connection, mac: str, now: float,
+                          facts: dict[str, str | None]) -> bool:
+        """Record a boot from an unknown MAC; True when it was never seen before."""
+        cur = db.execute(
+            "UPDATE discovered SET last_seen = ?, boots = boots + 1, buildarch = ?, platform = ?,"
+            " uuid = ? WHERE mac = ?",
+            (now, facts.get("buildarch"), facts.get("platform"), facts.get("uuid"), mac),
+        )
+        if cur.rowcount:
+            return False
+        db.execute(
+            "INSERT INTO discovered (mac, first_seen, last_seen, boots, buildarch, platform, uuid)"
+            " VALUES (?, ?, ?, 1, ?, ?, ?)",
+            (mac, now, now, facts.get("buildarch"), facts.get("platform"), facts.get("uuid")),
+        )
+        return True
+
+    def mark_accepted(self, db: sqlite3.Connection, mac: str, hostname: str) -> None:
+        db.execute("UPDATE discovered SET accepted_as = ? WHERE mac = ?", (hostname, mac))
+
+    def discovered(self) -> list[dict[str, Any]]:
+        rows = self.read().execute("SELECT * FROM discovered ORDER BY first_seen").fetchall()
+        return [dict(r) for r in rows]
+
+    # -- admin tokens --------------------------------------------------------
+
+    def add_admin_token(self, token_hash: str, label: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO admin_tokens (token_hash, label, created_at) VALUES (?, ?, ?)",
+                       (token_hash, label, time.time()))
+
+    def admin_token_label(self, token_hash: str) -> str | None:
+        row = self.read().execute(
+            "SELECT label FROM admin_tokens WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return row["label"] if row else None
+
+    def has_admin_tokens(self) -> bool:
+        return self.read().execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
+
+
+def _node(row: sqlite3.Row) -> NodeRow:
+    return NodeRow(
+        hostname=row["hostname"], state=row["state"], state_since=row["state_since"],
+        armed_until=row["armed_until"], install_id=row["install_id"],
+        facts=json.loads(row["facts"]) if row["facts"] else None,
+        health=json.loads(row["health"]) if row["health"] else [],
+        last_event=row["last_event"], last_event_at=row["last_event_at"],
+    )
+
+
+def _install(row: sqlite3.Row) -> InstallRow:
+    return InstallRow(**{k: row[k] for k in InstallRow.__dataclass_fields__})
+
+
+def _event(row: sqlite3.Row) -> EventRow:
+    return EventRow(
+        id=row["id"], at=row["at"], hostname=row["hostname"], mac=row["mac"],
+        install_id=row["install_id"], kind=row["kind"], message=row["message"],
+        data=json.loads(row["data"]) if row["data"] else None,
+    )

@@ -1,0 +1,18 @@
+"""Large boot artifacts (kernels, initrds, images) from the files folder, with Range support."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, send_from_directory
+
+from . import seedbed
+
+bp = Blueprint("files", __name__)
+
+
+@bp.get("/files/<path:name>")
+def artifact(name: str) -> Response:
+    # send_from_directory refuses paths that escape the folder, and with
+    # conditional=True answers Range and If-Modified-Since from the file itself
+    # (sendfile through the WSGI server's file wrapper).
+    return send_from_directory(seedbed().settings.artifacts, name, conditional=True, etag=True,
+                               max_age=0)

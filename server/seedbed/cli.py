@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import render, seeds
 from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
-from .inventory import InventoryError, load_inventory, normalize_mac
+from .checks import autoinstall_problems
+from .inventory import Inventory, InventoryError, load_inventory, normalize_mac
 from .resources import default_inventory
 from .service import Seedbed, Settings
 from .tokens import new_token, token_hash
@@ -118,8 +119,25 @@ def _validate(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         print(warning, file=sys.stderr)
     inv = loaded.inventory
+    problems = seed_problems(inv)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
     print(f"{args.file}: OK, {len(inv.nodes)} nodes in {inv.site.domain} ({inv.site.subnet})")
     return 0
+
+
+def seed_problems(inv: Inventory) -> list[str]:
+    """Render every node's installer seed and check it, as the installer would."""
+    problems = []
+    for node in inv.nodes:
+        if install_method(node, install_profile(inv, node)) != "autoinstall":
+            continue
+        text = seeds.user_data(inv, node, seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN),
+                               "autoinstall")
+        problems += [f"{node.hostname} user-data: {p}" for p in autoinstall_problems(text)]
+    return problems
 
 
 def _render(args: argparse.Namespace) -> int:

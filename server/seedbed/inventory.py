@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -68,8 +68,8 @@ def _boot_safe(value: str, what: str) -> str:
 
 
 def _url(value: str, what: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{what} must be an http:// or https:// URL")
+    if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
+        raise ValueError(f"{what} must be an http:// or https:// URL without spaces")
     return _boot_safe(value, what)
 
 
@@ -105,6 +105,13 @@ class Site(_Strict):
         labels = v.split(".")
         if not all(_DOMAIN_LABEL.fullmatch(label) for label in labels) or len(v) > 253:
             raise ValueError(f"{v!r} is not a lower-case DNS domain")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_+-]+(/[A-Za-z0-9_+-]+){0,2}", v):
+            raise ValueError(f"{v!r} is not a time zone name such as UTC or Europe/Berlin")
         return v
 
     @field_validator("base_url")
@@ -346,8 +353,12 @@ def parse_inventory(text: str, source: str = "<inventory>") -> LoadedInventory:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, lines))
+        # Still report what the valid parts break between them: every problem at once.
+        site, nodes, profiles = _valid_parts(data)
+        problems.extend(cross_check(site, nodes, profiles, lines, complete=False))
         raise InventoryError(source, problems) from exc
-    problems.extend(cross_check(inventory, lines))
+    problems.extend(cross_check(inventory.site, list(enumerate(inventory.nodes)),
+                                inventory.profiles, lines))
     if any(p.severity == "error" for p in problems):
         raise InventoryError(source, problems)
     inventory = inventory.model_copy(update={"admin": inventory.admin.hashed()})
@@ -395,27 +406,46 @@ def _pydantic_problems(exc: ValidationError, lines: dict[tuple, int]) -> Iterato
             message = f"unknown key {loc[-1]!r}"
         elif err["type"] == "missing":
             message = "required key is missing"
+        elif err["type"] == "literal_error":
+            message = f"{err['input']!r} is not allowed: {str(err['msg']).removeprefix('Input ')}"
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
         yield Problem(_dotted(loc), message, _line_for(loc, lines))
 
 
-def cross_check(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
-    """Rules that span fields: uniqueness, subnet membership, cluster roles."""
+def _valid_parts(data: dict[str, Any]) -> tuple[Site | None, list[tuple[int, Node]], dict]:
+    def valid(model: type[BaseModel], value: Any) -> Any:
+        try:
+            return model.model_validate(value)
+        except ValidationError:
+            return None
+
+    site = valid(Site, data.get("site"))
+    raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
+    nodes = [(i, n) for i, n in enumerate(valid(Node, raw) for raw in raw_nodes) if n is not None]
+    profiles = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
+    return site, nodes, profiles
+
+
+def cross_check(site: Site | None, nodes: list[tuple[int, Node]], profiles: dict,
+                lines: dict[tuple, int] | None = None, complete: bool = True) -> list[Problem]:
+    """Rules that span fields: uniqueness, subnet membership, cluster roles.
+
+    `nodes` pairs each node with its index in the file; with complete=False some
+    nodes were invalid, so rules about the whole set (roles) are not judged.
+    """
     lines = lines or {}
     problems: list[Problem] = []
 
     def add(path: tuple, message: str, severity: Literal["error", "warning"] = "error") -> None:
         problems.append(Problem(_dotted(path), message, _line_for(path, lines), severity))
 
-    site = inv.site
-    if site.gateway not in site.subnet:
-        add(("site", "gateway"), f"{site.gateway} is outside the subnet {site.subnet}")
-    reserved = {site.subnet.network_address, site.subnet.broadcast_address, site.gateway}
+    if site is not None:
+        _check_site(site, add)
     seen_mac: dict[str, int] = {}
     seen_host: dict[str, int] = {}
     seen_ip: dict[ipaddress.IPv4Address, int] = {}
-    for i, node in enumerate(inv.nodes):
+    for i, node in nodes:
         for j, mac in enumerate(node.macs):
             if mac in seen_mac:
                 add(("nodes", i, "macs", j), f"MAC {mac} is already used by nodes[{seen_mac[mac]}]")
@@ -426,17 +456,33 @@ def cross_check(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[P
         if node.ip in seen_ip:
             add(("nodes", i, "ip"), f"{node.ip} duplicates nodes[{seen_ip[node.ip]}]")
         seen_ip.setdefault(node.ip, i)
-        if node.ip not in site.subnet:
-            add(("nodes", i, "ip"), f"{node.ip} is outside the subnet {site.subnet}")
-        elif node.ip in reserved:
-            add(("nodes", i, "ip"), f"{node.ip} is the subnet's network, broadcast or gateway address")
-        if node.profile is not None and node.profile not in inv.profiles:
+        if site is not None:
+            _check_node_address(site, i, node, add)
+        if node.profile is not None and node.profile not in profiles:
             add(("nodes", i, "profile"), f"no boot profile named {node.profile!r} under profiles")
+    if complete:
+        _check_roles([n for _, n in nodes], add)
+    return problems
+
+
+def _check_site(site: Site, add: Callable[..., None]) -> None:
+    if site.gateway not in site.subnet:
+        add(("site", "gateway"), f"{site.gateway} is outside the subnet {site.subnet}")
+
+
+def _check_node_address(site: Site, i: int, node: Node, add: Callable[..., None]) -> None:
+    reserved = {site.subnet.network_address, site.subnet.broadcast_address, site.gateway}
+    if node.ip not in site.subnet:
+        add(("nodes", i, "ip"), f"{node.ip} is outside the subnet {site.subnet}")
+    elif node.ip in reserved:
+        add(("nodes", i, "ip"), f"{node.ip} is the subnet's network, broadcast or gateway address")
+
+
+def _check_roles(nodes: list[Node], add: Callable[..., None]) -> None:
     for role in ("controlplane", "etcd", "worker"):
-        if not any(role in n.roles for n in inv.nodes):
+        if not any(role in n.roles for n in nodes):
             add(("nodes",), f"no node has the role {role}: the cluster needs at least one")
-    etcd = sum("etcd" in n.roles for n in inv.nodes)
+    etcd = sum("etcd" in n.roles for n in nodes)
     if etcd and etcd % 2 == 0:
         add(("nodes",), f"{etcd} etcd nodes: an even count tolerates no more failures than {etcd - 1}",
             "warning")
-    return problems

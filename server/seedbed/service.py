@@ -32,15 +32,16 @@ class Settings:
 class InventorySource:
     """The inventory file, reloaded when it changes; a broken edit keeps the last good one."""
 
-    def __init__(self, path: Path, on_change: Callable[[Inventory], None], reload_seconds: float):
+    def __init__(self, path: Path, inventory: Inventory, on_change: Callable[[Inventory], None],
+                 reload_seconds: float):
         self.path = path
         self._on_change = on_change
         self._reload_seconds = reload_seconds
         self._lock = threading.Lock()
         self._checked = 0.0
         self._stamp = self._file_stamp()
-        self._inventory = load_inventory(path).inventory
-        on_change(self._inventory)
+        self._inventory = inventory
+        on_change(inventory)
 
     def _file_stamp(self) -> tuple[int, int]:
         st = os.stat(self.path)
@@ -80,11 +81,13 @@ class InventorySource:
 class Seedbed:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
+        # A bad inventory must fail before any state is created or changed.
+        inventory = load_inventory(settings.inventory_path).inventory
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
-        self.inventory_source = InventorySource(settings.inventory_path, self.lifecycle.sync,
-                                                settings.reload_seconds)
+        self.inventory_source = InventorySource(settings.inventory_path, inventory,
+                                                self.lifecycle.sync, settings.reload_seconds)
 
     @property
     def inventory(self) -> Inventory:

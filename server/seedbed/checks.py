@@ -1,0 +1,38 @@
+"""Checks of rendered seeds before any machine sees them (as Foreman checks its templates)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .resources import data_file
+
+
+@cache
+def _autoinstall_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(data_file("autoinstall", "schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def autoinstall_problems(user_data: str) -> list[str]:
+    """What the Ubuntu 20.04 installer would reject, or silently drop, in this user-data."""
+    if not user_data.startswith("#cloud-config\n"):
+        return ["user-data must start with '#cloud-config'"]
+    document: Any = yaml.safe_load(user_data)
+    if not isinstance(document, dict) or set(document) != {"autoinstall"}:
+        return ["user-data must hold exactly one top-level key, autoinstall"]
+    config = document["autoinstall"]
+    problems = [
+        f"autoinstall.{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in sorted(_autoinstall_validator().iter_errors(config), key=lambda e: e.json_path)
+    ]
+    if config.get("interactive-sections"):
+        problems.append("interactive-sections turns reporting off")
+    late = config.get("late-commands", [])
+    if late and "/callback/" not in str(late[-1]):
+        problems.append("the last late-command must post the installed callback")
+    return problems

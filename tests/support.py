@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
-from collections.abc import Callable
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from seedbed.service import Seedbed, Settings
@@ -98,3 +104,66 @@ def seed_token(script: str) -> str:
     match = re.search(r"/seed/([A-Za-z0-9_-]+)/", script)
     assert match, f"no seed URL in script:\n{script}"
     return match.group(1)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServeProcess:
+    """A real `seedbed serve` subprocess on a free port; stopped (and its log kept) on exit."""
+
+    def __init__(self, inventory: Path, state: Path, host: str = "127.0.0.1",
+                 port: int | None = None, extra_args: Sequence[str] = (),
+                 env: dict[str, str] | None = None):
+        self.inventory, self.state, self.host = inventory, state, host
+        self.port = port or free_port()
+        self.log_path = state.parent / f"serve-{self.port}.log"
+        self.extra_args, self.env = list(extra_args), env
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30) -> ServeProcess:
+        argv = [sys.executable, "-m", "seedbed.cli", "serve", "--inventory", str(self.inventory),
+                "--state", str(self.state), "--host", self.host, "--port", str(self.port),
+                *self.extra_args]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(self.env or {})})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"seedbed serve exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"seedbed serve did not answer /healthz within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

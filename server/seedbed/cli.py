@@ -19,7 +19,7 @@ from .service import Seedbed, Settings
 from .tokens import new_token, token_hash
 from .views import node_summaries
 
-PREVIEW_TOKEN = "PREVIEW-TOKEN"  # stands in for the per-install token in previews
+PREVIEW_TOKEN = "PREVIEW-TOKEN"  # noqa: S105 - stands in for the per-install token in previews
 RENDER_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-config",
                 "provision")
 
@@ -189,7 +189,7 @@ def _ago(at: float | None) -> str:
 
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
 
 

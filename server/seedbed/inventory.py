@@ -274,6 +274,251 @@ class Node(_Strict):
         return self.macs[0]
 
 
+class DhcpRange(_Strict):
+    start: ipaddress.IPv4Address
+    end: ipaddress.IPv4Address
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DhcpRange:
+        if self.start > self.end:
+            raise ValueError(f"range start {self.start} is after its end {self.end}")
+        return self
+
+
+class Dhcp(_Strict):
+    """seedbed's dnsmasq: `proxy` answers only PXE next to the router's DHCP (the
+    default); `full` is the LAN's DHCP and DNS server, with a reservation per node."""
+
+    mode: Literal["proxy", "full"] = "proxy"
+    interface: str | None = None  # default: every interface
+    server_ip: ipaddress.IPv4Address | None = None  # default: the address in site.base_url
+    range: DhcpRange | None = None  # full mode's pool for unknown machines; none: reservations only
+    lease_time: str = "12h"
+    upstream_dns: list[ipaddress.IPv4Address] = []  # full mode; default: site.dns
+    tftp_root: str = "/usr/lib/ipxe"  # holds undionly.kpxe and ipxe.efi (Debian's `ipxe`)
+    uefi_binary: Literal["ipxe.efi", "snponly.efi"] = "ipxe.efi"
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", v):
+            raise ValueError(f"{v!r} is not a network interface name")
+        return v
+
+    @field_validator("lease_time")
+    @classmethod
+    def _lease(cls, v: str) -> str:
+        if not re.fullmatch(r"\d{1,7}[smhdw]?|infinite", v):
+            raise ValueError(f"{v!r} is not a lease time such as 12h, 30m or infinite")
+        return v
+
+    @field_validator("tftp_root")
+    @classmethod
+    def _tftp_root(cls, v: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9_.+-]+)+/?", v) or "/../" in f"{v}/":
+            raise ValueError(f"{v!r} is not an absolute path of letters, digits and ._+-")
+        return v.rstrip("/")
+
+
+_LDAP_URI = re.compile(r"ldaps?://[A-Za-z0-9.-]+(:\d{1,5})?/?")
+_LDAP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_PEM_CERT = re.compile(
+    r"(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+")
+
+
+def _no_controls(value: str, what: str) -> str:
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what} must be non-empty, on one line, without control characters")
+    return value
+
+
+class Ldap(_Strict):
+    """The directory nodes take logins from (SSSD), e.g. the Synology NAS's LDAP Server."""
+
+    uri: Annotated[list[str], Field(min_length=1)]
+    base_dn: str
+    bind_dn: str
+    bind_password: SecretStr
+    ca_cert: str  # PEM of the CA that signed the server's certificate
+    logins: Annotated[list[Literal["ssh_keys", "passwords"]], Field(min_length=1)] = ["ssh_keys"]
+    allowed_group: str | None = None  # only its members may log in
+    schema_: Literal["rfc2307", "rfc2307bis"] = Field("rfc2307", alias="schema")
+    ssh_key_attribute: str = "sshPublicKey"
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: list[str]) -> list[str]:
+        for uri in v:
+            if not _LDAP_URI.fullmatch(uri):
+                raise ValueError(f"{uri!r} is not an ldap:// or ldaps:// URI of a host")
+        return v
+
+    @field_validator("base_dn", "bind_dn")
+    @classmethod
+    def _dn(cls, v: str, info: ValidationInfo) -> str:
+        _no_controls(v, info.field_name or "DN")
+        if "=" not in v:
+            raise ValueError(f"{v!r} is not a DN such as dc=lab,dc=internal")
+        return v
+
+    @field_validator("bind_password")
+    @classmethod
+    def _password(cls, v: SecretStr) -> SecretStr:
+        secret = v.get_secret_value()
+        _no_controls(secret, "bind_password")
+        if secret != secret.strip():
+            raise ValueError("bind_password must not start or end with whitespace")
+        return v
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, v: str) -> str:
+        text = v.strip().replace("\r\n", "\n") + "\n"
+        if not _PEM_CERT.fullmatch(text):
+            raise ValueError("ca_cert must be PEM: -----BEGIN CERTIFICATE----- ... END CERTIFICATE")
+        return text
+
+    @field_validator("allowed_group")
+    @classmethod
+    def _group(cls, v: str | None) -> str | None:
+        if v is not None and not _LDAP_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not a group name of letters, digits and ._-")
+        return v
+
+    @field_validator("ssh_key_attribute")
+    @classmethod
+    def _attribute(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,63}", v):
+            raise ValueError(f"{v!r} is not an LDAP attribute name")
+        return v
+
+    @model_validator(mode="after")
+    def _policy(self) -> Ldap:
+        if len(set(self.logins)) != len(self.logins):
+            raise ValueError("a login method is listed twice")
+        if "passwords" in self.logins and self.allowed_group is None:
+            # sshd re-enables passwords only for this group: the admin keeps key-only logins.
+            raise ValueError("password logins need allowed_group (sshd allows passwords only "
+                             "for that directory group)")
+        return self
+
+
+_ABS_PATH = re.compile(r"(/[A-Za-z0-9_.+@-]+)+")
+_K8S_VERSION = re.compile(r"v\d+\.\d+\.\d+-rancher\d+(-\d+)?")
+
+
+def _abs_path(value: str, what: str) -> str:
+    if not _ABS_PATH.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        raise ValueError(f"{what} {value!r} is not an absolute path of letters, digits and ._+@-")
+    return value
+
+
+class NfsExport(_Strict):
+    """An NFS export for the cluster's default StorageClass (e.g. a Synology share)."""
+
+    server: str
+    path: str
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", v):
+            raise ValueError(f"{v!r} is not a host name or IPv4 address")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return _abs_path(v, "export path")
+
+
+class RancherSettings(_Strict):
+    enabled: bool = True
+    hostname: str | None = None  # default: rancher.<site.domain>
+    bootstrap_password: SecretStr | None = None  # default: generated once, kept in the state folder
+    replicas: Annotated[int, Field(ge=1, le=5)] = 3  # capped at the number of workers
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, v: str | None) -> str | None:
+        if v is not None and not all(_DOMAIN_LABEL.fullmatch(p) for p in v.split(".")):
+            raise ValueError(f"{v!r} is not a lower-case DNS name")
+        return v
+
+    @field_validator("bootstrap_password")
+    @classmethod
+    def _password(cls, v: SecretStr | None) -> SecretStr | None:
+        secret = v.get_secret_value() if v is not None else None
+        if secret is not None and (len(secret) < 12 or any(ord(c) < 32 for c in secret)):
+            raise ValueError("bootstrap_password needs at least 12 characters and no control "
+                             "characters (Rancher refuses shorter ones)")
+        return v
+
+
+class ClusterTools(_Strict):
+    """Where rke, helm and kubectl live when they are not on PATH."""
+
+    rke: str | None = None
+    helm: str | None = None
+    kubectl: str | None = None
+
+    @field_validator("rke", "helm", "kubectl")
+    @classmethod
+    def _tool(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None else _abs_path(v, info.field_name or "tool")
+
+
+class Cluster(_Strict):
+    """How seedbed assembles the Kubernetes cluster; every key has a default."""
+
+    kubernetes_version: str | None = None  # default: rke/versions.yaml
+    network_plugin: Literal["canal", "calico", "flannel", "weave", "none"] = "canal"
+    load_balancer: str | None = None  # MetalLB pool: first-last address, or a CIDR
+    rancher: RancherSettings = RancherSettings()
+    nfs: NfsExport | None = None
+    kubeconfig: str | None = None  # also copy kube_config_cluster.yml here after each rke up
+    tools: ClusterTools = ClusterTools()
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        if v is not None and not _K8S_VERSION.fullmatch(v):
+            raise ValueError(f"{v!r} is not an RKE Kubernetes version such as v1.30.14-rancher1-1")
+        return v
+
+    @field_validator("load_balancer")
+    @classmethod
+    def _range(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        first, last = _address_range(v)
+        return f"{first}-{last}"
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig(cls, v: str | None) -> str | None:
+        return None if v is None else _abs_path(v, "kubeconfig")
+
+    def load_balancer_range(self) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address] | None:
+        return None if self.load_balancer is None else _address_range(self.load_balancer)
+
+
+def _address_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """`a.b.c.d-e.f.g.h` or a CIDR, as (first, last); MetalLB accepts both forms."""
+    try:
+        if "/" in text:
+            net = ipaddress.IPv4Network(text, strict=True)
+            return net.network_address, net.broadcast_address
+        first, sep, last = text.partition("-")
+        start, end = ipaddress.IPv4Address(first.strip()), ipaddress.IPv4Address(last.strip())
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an address range such as 192.168.1.240-192.168.1.250 "
+                         f"or a CIDR: {exc}") from None
+    if not sep or start > end:
+        raise ValueError(f"{text!r}: give first-last with first <= last")
+    return start, end
+
+
 class Inventory(_Strict):
     site: Site
     admin: Admin
@@ -281,6 +526,9 @@ class Inventory(_Strict):
     software: Software = Software()
     profiles: dict[str, BootProfile] = {}
     nodes: Annotated[list[Node], Field(min_length=1)]
+    dhcp: Dhcp = Dhcp()
+    ldap: Ldap | None = None
+    cluster: Cluster = Cluster()
 
     def node_by_mac(self, mac: str) -> Node | None:
         return self._mac_index().get(mac)
@@ -290,6 +538,21 @@ class Inventory(_Strict):
 
     def fqdn(self, node: Node) -> str:
         return f"{node.hostname}.{self.site.domain}"
+
+    def server_ip(self) -> ipaddress.IPv4Address | None:
+        """seedbed's address on the LAN: dhcp.server_ip, else the IPv4 host of site.base_url."""
+        if self.dhcp.server_ip is not None:
+            return self.dhcp.server_ip
+        host = re.sub(r"^https?://([^/:]+).*$", r"\1", self.site.base_url)
+        try:
+            return ipaddress.IPv4Address(host)
+        except ValueError:
+            return None
+
+    def upstream_dns(self) -> list[ipaddress.IPv4Address]:
+        """Where full mode's dnsmasq forwards queries it cannot answer (never itself)."""
+        servers = self.dhcp.upstream_dns or self.site.dns
+        return [s for s in servers if s != self.server_ip()]
 
     def _mac_index(self) -> dict[str, Node]:
         index = self.__dict__.get("_macs")
@@ -359,6 +622,8 @@ def parse_inventory(text: str, source: str = "<inventory>") -> LoadedInventory:
         raise InventoryError(source, problems) from exc
     problems.extend(cross_check(inventory.site, list(enumerate(inventory.nodes)),
                                 inventory.profiles, lines))
+    problems.extend(lan_problems(inventory, lines))
+    problems.extend(cluster_problems(inventory, lines))
     if any(p.severity == "error" for p in problems):
         raise InventoryError(source, problems)
     inventory = inventory.model_copy(update={"admin": inventory.admin.hashed()})
@@ -486,3 +751,58 @@ def _check_roles(nodes: list[Node], add: Callable[..., None]) -> None:
     if etcd and etcd % 2 == 0:
         add(("nodes",), f"{etcd} etcd nodes: an even count tolerates no more failures than {etcd - 1}",
             "warning")
+
+
+def lan_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Rules between the dhcp/ldap sections and the site: addresses inside the subnet."""
+    lines = lines or {}
+    problems: list[Problem] = []
+
+    def add(path: tuple, message: str, severity: Literal["error", "warning"] = "error") -> None:
+        problems.append(Problem(_dotted(path), message, _line_for(path, lines), severity))
+
+    dhcp, subnet = inv.dhcp, inv.site.subnet
+    if dhcp.server_ip is not None and dhcp.server_ip not in subnet:
+        add(("dhcp", "server_ip"), f"{dhcp.server_ip} is outside the subnet {subnet}")
+    if dhcp.mode == "proxy":
+        if dhcp.range is not None:
+            add(("dhcp", "range"), "a range is served only in full mode: in proxy mode the "
+                "router hands out addresses")
+        return problems
+    if inv.server_ip() is None:
+        add(("dhcp", "server_ip"), "full mode needs seedbed's own address: give server_ip "
+            "(site.base_url names no IPv4 address)")
+    if not inv.upstream_dns():
+        add(("dhcp", "upstream_dns"), "full mode needs an upstream resolver other than seedbed")
+    if dhcp.range is not None:
+        for end in ("start", "end"):
+            if getattr(dhcp.range, end) not in subnet:
+                add(("dhcp", "range", end), f"{getattr(dhcp.range, end)} is outside {subnet}")
+        for i, node in enumerate(inv.nodes):
+            if dhcp.range.start <= node.ip <= dhcp.range.end:
+                add(("nodes", i, "ip"), f"{node.ip} lies in the dynamic range: it stays "
+                    "reserved, but keep node addresses outside the pool", "warning")
+    return problems
+
+
+def cluster_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """The load-balancer pool must sit inside the site subnet and miss every fixed address."""
+    lines = lines or {}
+    span = inv.cluster.load_balancer_range()
+    if span is None:
+        return []
+    path = ("cluster", "load_balancer")
+    where = _dotted(path), _line_for(path, lines)
+    first, last = span
+    subnet = inv.site.subnet
+    if first not in subnet or last not in subnet:
+        return [Problem(*where[:1], f"{first}-{last} is not inside the subnet {subnet}", where[1])]
+    problems = []
+    fixed = {subnet.network_address: "the network address", subnet.broadcast_address:
+             "the broadcast address", inv.site.gateway: "the gateway"}
+    fixed.update({node.ip: f"node {node.hostname}" for node in inv.nodes})
+    for address, owner in sorted(fixed.items()):
+        if first <= address <= last:
+            problems.append(Problem(where[0], f"{first}-{last} includes {address} ({owner})",
+                                    where[1]))
+    return problems

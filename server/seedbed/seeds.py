@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ def cloud_config(data: dict[str, Any]) -> str:
 @cache
 def _text(folder: str, name: str) -> str:
     return data_file(folder, name).read_text(encoding="utf-8")
+
+
+@cache
+def _autoinstall_base() -> dict[str, Any]:
+    return yaml.safe_load(_text("autoinstall", "base.yaml"))
 
 
 def docker_daemon_json(node: Node) -> dict[str, Any]:
@@ -176,7 +182,7 @@ def provision_script(inv: Inventory, node: Node | None) -> str:
 
 def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, Any]:
     """The `autoinstall:` mapping for the 20.04 installer."""
-    config = yaml.safe_load(_text("autoinstall", "base.yaml"))
+    config = copy.deepcopy(_autoinstall_base())
     config["network"] = _network(inv, node)
     config["storage"]["layout"]["match"] = node.disk.match()
     config["identity"] = {"hostname": node.hostname, "username": inv.admin.username,

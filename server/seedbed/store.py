@@ -112,6 +112,9 @@ class Store:
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
+        # One writer at a time inside this process: SQLite's own busy handler
+        # sleeps in growing steps, which turns write contention into long tails.
+        self._write_lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript commits on its own; every statement is IF NOT EXISTS.
         self._connect().executescript(SCHEMA)
@@ -132,13 +135,14 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic."""
         db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def read(self) -> sqlite3.Connection:
         return self._connect()
@@ -223,7 +227,8 @@ class Store:
         else:
             sql, args = "SELECT * FROM events WHERE hostname = ? AND id > ?", (hostname, after_id)
         rows = self.read().execute(
-            f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id", (*args, limit)
+            f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608 - fixed SQL
+            (*args, limit),
         ).fetchall()
         return [_event(r) for r in rows]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support import seed_token
 
 MAC1 = "52-54-00-00-00-01"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import inventory_data, write_inventory
 
 from seedbed.cli import main
 from seedbed.inventory import InventoryError, load_inventory, normalize_mac, parse_inventory
 from seedbed.resources import default_inventory
+from support import inventory_data, write_inventory
 
 
 def problems_of(data: dict) -> list[str]:

@@ -54,10 +54,8 @@ def installed(token: str) -> Response:
 @bp.post("/callback/<token>/failed")
 def failed(token: str) -> Response:
     body = _json_body()
-    if body is not None:
-        log = str(body.get("log", ""))
-    else:
-        log = request.get_data(as_text=True)
+    # curl posts the installer's log tail as text/plain; JSON {"log": ...} works too.
+    log = str(body.get("log", "")) if body is not None else request.get_data(as_text=True)
     try:
         install = seedbed().lifecycle.failed(token, log)
     except Denied as exc:

@@ -1,0 +1,52 @@
+"""Run-time knobs of cluster jobs: retries, back-off and time-outs (env-configurable)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    auto: bool = True  # ready callbacks start jobs; off: only `cluster up` does
+    attempts: int = 3  # runs of one job before it is left failed
+    backoff_seconds: float = 60.0  # wait before retry n is backoff * 2**(n-1) ...
+    backoff_max_seconds: float = 900.0  # ... capped here
+    rke_timeout: float = 3600.0
+    helm_timeout: float = 900.0  # passed to helm --timeout; the process gets a minute more
+    webhook_timeout: float = 300.0  # MetalLB's webhook must accept the pool within this
+    poll_seconds: float = 5.0  # between tries while waiting for a webhook
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt `attempt` (1-based)."""
+        return min(self.backoff_seconds * 2 ** (attempt - 1), self.backoff_max_seconds)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ClusterOptions:
+        """SEEDBED_CLUSTER_<FIELD> overrides a field, e.g. SEEDBED_CLUSTER_BACKOFF_SECONDS=5."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f"SEEDBED_CLUSTER_{f.name.upper()}"
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = _parse(f.type, raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
+        options = cls(**values)  # type: ignore[arg-type]
+        if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
+            raise ValueError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
+        return options
+
+
+def _parse(kind: object, raw: str) -> object:
+    if kind in (bool, "bool"):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    if kind in (int, "int"):
+        return int(raw)
+    return float(raw)

@@ -1,0 +1,94 @@
+"""The real `seedbed serve` (waitress) walking one machine through its whole install, over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from support import ServeProcess, inventory_data, seed_token, write_inventory
+
+MAC = "52:54:00:00:00:01"
+FACTS = {
+    "hostname": "gpu01",
+    "gpus": [{"name": "NVIDIA A100"}, {"name": "NVIDIA A100"}],
+    "docker": {"version": "24.0.9", "default_runtime": "nvidia"},
+    "sshd": {"permitrootlogin": "no", "passwordauthentication": "no", "allowtcpforwarding": "yes"},
+    "swap_kib": 0,
+}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seedbed.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_one_machine_from_pxe_to_ready(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "lab.yaml", inventory_data())
+    state = tmp_path / "state"
+    with ServeProcess(inventory, state) as server:
+        url = server.url
+        assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok", "nodes": 2}
+        chain = requests.get(f"{url}/boot.ipxe", timeout=5).text
+        assert "/ipxe?mac=${mac:hexhyp}" in chain
+
+        script = requests.get(f"{url}/ipxe", params={"mac": MAC.replace(":", "-")}, timeout=5).text
+        assert "autoinstall ds=nocloud-net;s=http://10.20.0.5:8080/seed/" in script
+        token = seed_token(script)
+
+        for name in ("meta-data", "user-data", "vendor-data"):
+            assert requests.get(f"{url}/seed/{token}/{name}", timeout=5).status_code == 200
+        event = {"name": "subiquity/Install", "event_type": "start", "origin": "curtin"}
+        assert requests.post(f"{url}/api/v1/report/{token}", json=event, timeout=5).ok
+        assert requests.post(f"{url}/api/v1/callback/{token}/installed", timeout=5).ok
+
+        again = requests.get(f"{url}/ipxe", params={"mac": MAC}, timeout=5).text
+        assert "kernel" not in again and "local disk" in again
+
+        ready = requests.post(f"{url}/api/v1/callback/{token}/ready", json=FACTS, timeout=5)
+        assert ready.json() == {"status": "ready", "problems": []}
+
+        # The CLI reads the same state while the service runs.
+        nodes = cli("nodes", "--inventory", str(inventory), "--state", str(state))
+        assert nodes.returncode == 0
+        line = next(ln for ln in nodes.stdout.splitlines() if ln.startswith("gpu01"))
+        assert MAC in line and " ready " in line
+        events = cli("events", "gpu01", "--inventory", str(inventory), "--state", str(state)).stdout
+        for expected in ("install #1 started", "seed user-data fetched", "start subiquity/Install",
+                         "installed after", "local disk", "ready"):
+            assert expected in events, events
+
+        token_out = cli("token", "create", "--inventory", str(inventory), "--state", str(state))
+        admin = {"Authorization": f"Bearer {token_out.stdout.strip()}"}
+        listed = requests.get(f"{url}/api/v1/nodes", headers=admin, timeout=5).json()["nodes"]
+        assert [n["state"] for n in listed] == ["ready", "new"]
+
+        reinstall = cli("reinstall", "gpu01", "--inventory", str(inventory), "--state", str(state))
+        assert reinstall.returncode == 0 and "armed for reinstall" in reinstall.stdout
+        assert "autoinstall" in requests.get(f"{url}/ipxe", params={"mac": MAC}, timeout=5).text
+    assert token not in server.log(), "a token reached the service's log"
+
+
+def test_serve_refuses_a_bad_inventory(tmp_path: Path) -> None:
+    data = inventory_data()
+    data["nodes"][0]["roles"] = ["boss"]
+    inventory = write_inventory(tmp_path / "bad.yaml", data)
+    result = cli("serve", "--inventory", str(inventory), "--state", str(tmp_path / "s"), "--port", "1")
+    assert result.returncode == 1
+    assert "nodes[0].roles[0]: 'boss' is not allowed" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_plaintext_password_is_never_stored_or_served(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "lab.yaml", inventory_data())
+    state = tmp_path / "state"
+    with ServeProcess(inventory, state) as server:
+        token = seed_token(requests.get(f"{server.url}/ipxe", params={"mac": MAC}, timeout=5).text)
+        user_data = requests.get(f"{server.url}/seed/{token}/user-data", timeout=5).text
+        assert "s3cret-admin-pw" not in user_data and "$6$" in user_data
+    for path in state.rglob("*"):
+        if path.is_file():
+            assert b"s3cret-admin-pw" not in path.read_bytes(), path
+    assert "s3cret-admin-pw" not in server.log()

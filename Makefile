@@ -61,7 +61,8 @@ test-boot: venv system-deps
 	$(VENV)/bin/pytest -q -m boot
 
 bench: venv
-	$(PY) bench/http_bench.py --machines 50 --rounds 20
+	$(PY) bench/http_bench.py --machines 50 --rounds 10
+	$(PY) bench/http_bench.py --machines 50 --rounds 3 --ramp 0 --think 0
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

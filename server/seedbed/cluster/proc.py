@@ -22,9 +22,10 @@ class Log(Protocol):
 
 
 class CommandFailed(Exception):
-    def __init__(self, stage: str, message: str):
-        super().__init__(f"{stage}: {message}")
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"{stage}: {reason}")
         self.stage = stage
+        self.reason = reason
 
 
 @dataclass(frozen=True)

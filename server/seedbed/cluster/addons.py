@@ -1,0 +1,135 @@
+"""The Helm add-ons installed after every successful rke up, in order.
+
+Each is `helm upgrade --install ... --wait` with the chart version pinned in
+rke/versions.yaml and values from rke/values/<release>.yaml, overlaid with
+what the inventory decides. Values reach helm in files (0600), so the Rancher
+bootstrap password is never on a command line or in a log.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..fsutil import atomic_write
+from ..inventory import Inventory, Node
+from . import data
+from .context import JobContext
+from .proc import CommandFailed
+
+
+@dataclass(frozen=True)
+class Release:
+    release: str
+    chart: str
+    repo: str
+    version: str
+    namespace: str
+    values: dict[str, Any]
+    needs_password: bool = False  # Rancher: bootstrapPassword is added when the file is written
+    manifests: list[dict[str, Any]] = field(default_factory=list)  # applied after the webhook
+    webhook_deployment: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """Everything but secrets: goes into the plan's digest and the job record."""
+        return {"release": self.release, "chart": self.chart, "version": self.version,
+                "namespace": self.namespace, "values": self.values,
+                "manifests": self.manifests}
+
+
+def plan(inv: Inventory, members: Sequence[Node]) -> list[Release]:
+    """The releases for this inventory and these cluster nodes, in install order."""
+    wanted = {
+        "metallb": inv.cluster.load_balancer is not None,
+        "cert-manager": inv.cluster.rancher.enabled,
+        "rancher": inv.cluster.rancher.enabled,
+        "nvidia-device-plugin": any(n.gpus for n in members),
+        "nfs-subdir-external-provisioner": inv.cluster.nfs is not None,
+    }
+    releases = []
+    for chart in data.versions()["charts"]:
+        name = chart["release"]
+        if wanted.get(name):
+            releases.append(_release(inv, members, chart))
+    return releases
+
+
+def _release(inv: Inventory, members: Sequence[Node], chart: dict[str, Any]) -> Release:
+    name = chart["release"]
+    values = data.chart_values(name)
+    extra: dict[str, Any] = {}
+    if name == "metallb":
+        extra = {"manifests": metallb_manifests(inv), "webhook_deployment": f"{name}-controller"}
+    elif name == "rancher":
+        settings = inv.cluster.rancher
+        workers = sum("worker" in n.roles for n in members)
+        values["hostname"] = settings.hostname or f"rancher.{inv.site.domain}"
+        values["replicas"] = max(1, min(settings.replicas, workers))
+        extra = {"needs_password": True}
+    elif name == "nfs-subdir-external-provisioner":
+        assert inv.cluster.nfs is not None
+        values.setdefault("nfs", {}).update(server=inv.cluster.nfs.server,
+                                            path=inv.cluster.nfs.path)
+    return Release(release=name, chart=chart["chart"], repo=chart["repo"],
+                   version=str(chart["version"]), namespace=chart["namespace"], values=values,
+                   **extra)
+
+
+def metallb_manifests(inv: Inventory) -> list[dict[str, Any]]:
+    docs = copy.deepcopy(data.metallb_pool())
+    for doc in docs:
+        if doc["kind"] == "IPAddressPool":
+            doc["spec"]["addresses"] = [inv.cluster.load_balancer]
+    return docs
+
+
+def install(releases: Sequence[Release], ctx: JobContext, *, helm: str, kubectl: str,
+            password: Callable[[], str]) -> list[str]:
+    """Install or upgrade every release in order; return their names."""
+    timeout = ctx.options.helm_timeout
+    done = []
+    for rel in releases:
+        values_file = ctx.paths.work / f"values-{rel.release}.yaml"
+        values = copy.deepcopy(rel.values)
+        if rel.needs_password:
+            values["bootstrapPassword"] = password()
+        atomic_write(values_file, yaml.safe_dump(values, sort_keys=True).encode(), 0o600)
+        ctx.run([helm, "upgrade", "--install", rel.release, rel.chart, "--repo", rel.repo,
+                 "--version", rel.version, "--namespace", rel.namespace, "--create-namespace",
+                 "--wait", "--timeout", f"{int(timeout)}s", "--values", values_file.name],
+                f"add-on {rel.release}", timeout + 60)
+        if rel.manifests:
+            _apply_after_webhook(rel, ctx, kubectl)
+        done.append(rel.release)
+    return done
+
+
+def _apply_after_webhook(rel: Release, ctx: JobContext, kubectl: str) -> None:
+    """Apply the release's resources once its admission webhook answers.
+
+    helm --wait sees the controller ready before its webhook serves, and an
+    early apply fails with "failed calling webhook": wait, then retry until
+    the deadline.
+    """
+    stage = f"add-on {rel.release} resources"
+    timeout, poll = ctx.options.webhook_timeout, ctx.options.poll_seconds
+    manifest = ctx.paths.work / f"{rel.release}-resources.yaml"
+    atomic_write(manifest, yaml.safe_dump_all(rel.manifests, sort_keys=False).encode(), 0o600)
+    deadline = ctx.clock() + timeout
+    if rel.webhook_deployment:
+        ctx.run([kubectl, "--namespace", rel.namespace, "wait", "--for=condition=Available",
+                 f"deployment/{rel.webhook_deployment}", f"--timeout={int(timeout)}s"],
+                stage, timeout + 30)
+    while True:
+        try:
+            ctx.run([kubectl, "apply", "--filename", manifest.name], stage, 120)
+            return
+        except CommandFailed:
+            if ctx.clock() + poll > deadline:
+                raise
+            ctx.note(f"the webhook does not answer yet; trying again in {poll:g}s")
+            ctx.sleep(poll)

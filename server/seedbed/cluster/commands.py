@@ -1,0 +1,107 @@
+"""The cluster parts of the `seedbed` command: `cluster status|up|password|log`, `render cluster-yml`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..service import Seedbed
+from . import clusteryml
+from .clusteryml import ClusterYmlError
+
+RENDER_KIND = "cluster-yml"
+ACTIONS = ("status", "up", "password", "log")
+
+
+def add_parser(sub: Any, with_state: Callable[[argparse.ArgumentParser], None],
+               run: Callable[[argparse.Namespace], int]) -> None:
+    help_text = ("the Kubernetes cluster: status (members, last job), up (run rke up and the "
+                 "add-ons now, here), password (Rancher's bootstrap password), log [JOB]")
+    p = sub.add_parser("cluster", help=help_text, description=help_text)
+    p.set_defaults(run=run)
+    with_state(p)
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("job", nargs="?", type=int, help="log: the job (default: the last)")
+    p.add_argument("--json", action="store_true", help="status: print JSON")
+
+
+def run(service: Seedbed, args: argparse.Namespace) -> int:
+    cluster = service.cluster
+    if args.action == "status":
+        status = cluster.status()
+        print(json.dumps(status, indent=2) if args.json else status_text(status))
+        return 0
+    if args.action == "password":
+        password = cluster.rancher_password()
+        if password is None:
+            print("seedbed: Rancher is disabled in the inventory", file=sys.stderr)
+            return 1
+        print(password)
+        return 0
+    if args.action == "log":
+        job = cluster.jobs.job(args.job) if args.job else next(iter(cluster.jobs.recent(1)), None)
+        if job is None:
+            print("seedbed: no such cluster job", file=sys.stderr)
+            return 1
+        sys.stdout.write(job.log)
+        return 0
+    try:
+        job = cluster.run_foreground("cli", lambda text: print(text, end="", flush=True))
+    except RuntimeError as exc:
+        print(f"seedbed: {exc}", file=sys.stderr)
+        return 1
+    print(f"\ncluster job #{job.id} {job.state}: {job.outcome}")
+    return 0 if job.state == "succeeded" else 1
+
+
+def render_cluster_yml(service: Seedbed, ready_only: bool) -> tuple[str, list[str]]:
+    """cluster.yml for every inventory node (or only the ready, healthy ones) and its warnings."""
+    inv = service.inventory
+    if ready_only:
+        plan = service.cluster.plan(inv)
+        if plan.document is None:
+            raise ClusterYmlError(["not every controlplane and etcd node is ready and healthy: "
+                                   + ", ".join(plan.membership.waiting)])
+        return plan.text, plan.warnings
+    document = clusteryml.build(inv, inv.nodes, service.cluster.key_path)
+    _, warnings = clusteryml.check(document)
+    return clusteryml.to_text(document), warnings
+
+
+def status_text(status: dict[str, Any]) -> str:
+    lines = []
+    if status["problem"]:
+        lines.append(f"cluster.yml cannot be written: {status['problem']}")
+    elif status["ready"]:
+        lines.append("controlplane and etcd nodes: all ready and healthy")
+    else:
+        lines.append("waiting for: " + (", ".join(status["waiting_for"]) or "ready nodes"))
+    members = status["members"]
+    names = ", ".join(f"{m['hostname']} ({'/'.join(m['roles'])})" for m in members)
+    since = f" (since job #{status['members_since_job']})" if members else ""
+    lines.append(f"in the cluster{since}: {names or 'no nodes yet'}")
+    for left in status["left_out"]:
+        lines.append(f"  left out: {left}")
+    lines.append(f"kubernetes: {status['kubernetes_version']}")
+    lines.append(f"kubeconfig: {status['kubeconfig'] or 'none yet'}"
+                 + (f" (copied to {status['kubeconfig_copy']})" if status["kubeconfig_copy"] else ""))
+    lines.append(f"cluster.rkestate backups: {len(status['rkestate_backups'])}")
+    if status["rancher"]:
+        lines.append(f"rancher: {status['rancher']['url']} (bootstrap password: "
+                     f"{status['rancher']['bootstrap_password']}; `seedbed cluster password`)")
+    if status["jobs"]:
+        lines.append("")
+        lines.append("JOB   STATE        TRY  STARTED              OUTCOME")
+        for job in status["jobs"]:
+            started = _when(job["started_at"] or job["created_at"])
+            lines.append(f"#{job['id']:<4} {job['state']:<12} {job['attempt']:<4} {started:<20} "
+                         f"{job['outcome'] or job['reason']}")
+    return "\n".join(lines)
+
+
+def _when(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"

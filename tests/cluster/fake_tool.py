@@ -1,0 +1,248 @@
+"""Fake rke, helm and kubectl for the cluster tests: strict about what they are given.
+
+Each call is appended to $SEEDBED_FAKE_DIR/calls.jsonl with its argv, working
+folder, pid and the files it was given. $SEEDBED_FAKE_DIR/control.json tells a
+tool to fail (the first N calls, optionally only for one release) or to hang.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import rke_fields  # noqa: E402
+
+HANG_LIMIT = 120  # a hanging fake exits on its own after this, if nobody stops it
+
+
+class Usage(Exception):
+    pass
+
+
+def fake_dir() -> Path:
+    return Path(os.environ["SEEDBED_FAKE_DIR"])
+
+
+def control(tool: str) -> dict[str, Any]:
+    path = fake_dir() / "control.json"
+    return json.loads(path.read_text()).get(tool, {}) if path.exists() else {}
+
+
+def count(key: str) -> int:
+    """How many times `key` was counted before this call (and count this one)."""
+    path = fake_dir() / "counters.json"
+    with open(fake_dir() / ".lock", "w") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        counters = json.loads(path.read_text()) if path.exists() else {}
+        seen = counters.get(key, 0)
+        counters[key] = seen + 1
+        path.write_text(json.dumps(counters))
+    return seen
+
+
+def record(entry: dict[str, Any]) -> None:
+    entry.update(pid=os.getpid(), cwd=os.getcwd(), time=time.time(),
+                 kubeconfig=os.environ.get("KUBECONFIG"))
+    with open(fake_dir() / "calls.jsonl", "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def options(args: list[str], flags: set[str], valued: set[str]) -> tuple[list[str], dict]:
+    positional, found = [], {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--") and "=" in arg and arg.split("=")[0] in valued:
+            key, value = arg.split("=", 1)
+            found[key] = value
+        elif arg in valued:
+            if i + 1 >= len(args):
+                raise Usage(f"flag needs an argument: {arg}")
+            found[arg] = args[i + 1]
+            i += 1
+        elif arg in flags:
+            found[arg] = True
+        elif arg.startswith("-"):
+            raise Usage(f"flag provided but not defined: {arg}")
+        else:
+            positional.append(arg)
+        i += 1
+    return positional, found
+
+
+def hang(tool: str) -> None:
+    print(f"{tool}: (fake) hanging until stopped", flush=True)
+    deadline = time.time() + HANG_LIMIT
+    while time.time() < deadline:
+        time.sleep(0.2)
+    sys.exit(1)
+
+
+def should_fail(tool: str, key: str) -> bool:
+    rule = control(tool)
+    if rule.get("only") and rule["only"] != key:
+        return False
+    return count(f"{tool}:{key}") < int(rule.get("fail_times", 0))
+
+
+# -- rke ----------------------------------------------------------------------
+
+def rke(args: list[str]) -> int:
+    positional, opts = options(args, {"--ignore-docker-version", "--update-only",
+                                      "--disable-port-check"}, {"--config"})
+    if positional != ["up"]:
+        raise Usage(f"fake rke knows only `up`, got {positional}")
+    config = Path(opts.get("--config", "cluster.yml"))
+    text = config.read_text()
+    doc = yaml.safe_load(text)
+    errors = rke_fields.validate(doc) + key_errors(doc)
+    state = config.parent / "cluster.rkestate"
+    entry = {"tool": "rke", "argv": args, "files": {str(config): text}, "errors": errors,
+             "state_existed": state.exists()}
+    print("INFO[0000] Running RKE version: v1.8.5 (fake)", flush=True)
+    if errors:
+        record(entry | {"outcome": "invalid"})
+        for error in errors:
+            print(f"FATA[0000] {error}", flush=True)
+        return 1
+    for node in doc["nodes"]:
+        print(f"INFO[0001] [dialer] Setup tunnel for host [{node['address']}]", flush=True)
+    if opts.get("--update-only") and not state.exists():
+        print("WARN[0001] --update-only is ignored without a cluster state", flush=True)
+    run = count("rke:runs")
+    write_state(state, doc, run)  # rke saves its full state before touching the nodes
+    if control("rke").get("hang"):
+        record(entry | {"outcome": "hang"})
+        print("INFO[0002] [etcd] Building up etcd plane..", flush=True)
+        hang("rke")
+    if should_fail("rke", "up"):
+        record(entry | {"outcome": "fail"})
+        print("FATA[0005] [workerPlane] Failed to bring up Worker Plane: (fake) failure", flush=True)
+        return 1
+    (config.parent / "kube_config_cluster.yml").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "local",
+        "clusters": [{"name": "local", "cluster": {
+            "server": f"https://{doc['nodes'][0]['address']}:6443"}}],
+        "users": [{"name": "kube-admin-local", "user": {"client-key-data": f"FAKE{run}"}}],
+    }))
+    record(entry | {"outcome": "ok"})
+    print("INFO[0010] Finished building Kubernetes cluster successfully", flush=True)
+    return 0
+
+
+def key_errors(doc: dict[str, Any]) -> list[str]:
+    errors = []
+    for node in doc.get("nodes") or []:
+        path = Path(str(node.get("ssh_key_path") or doc.get("ssh_key_path") or ""))
+        if not path.is_absolute() or not path.is_file():
+            errors.append(f"ssh key {path} is missing")
+        elif stat.S_IMODE(path.stat().st_mode) & 0o077:
+            errors.append(f"ssh key {path} is readable by others")
+        elif not path.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----"):
+            errors.append(f"ssh key {path} is not an OpenSSH private key")
+    return errors
+
+
+def write_state(path: Path, doc: dict[str, Any], run: int) -> None:
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({"desiredState": {"rkeConfig": doc}, "run": run,
+                                "previousRun": previous.get("run")}))
+
+
+# -- helm ---------------------------------------------------------------------
+
+def helm(args: list[str]) -> int:
+    positional, opts = options(args, {"--install", "--create-namespace", "--wait"},
+                               {"--repo", "--version", "--namespace", "--timeout", "--values"})
+    if positional[:1] != ["upgrade"] or not opts.get("--install") or len(positional) != 3:
+        raise Usage(f"fake helm knows only `upgrade --install NAME CHART`, got {args}")
+    release, chart = positional[1:]
+    for required in ("--version", "--namespace", "--values", "--repo"):
+        if required not in opts:
+            raise Usage(f"{required} is required by the fake (pinned, repeatable installs)")
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    if not Path(kubeconfig).is_file():
+        raise Usage(f"Kubernetes cluster unreachable: KUBECONFIG {kubeconfig!r} is not a file")
+    values_text = Path(opts["--values"]).read_text()
+    if not isinstance(yaml.safe_load(values_text), dict):
+        raise Usage("values file is not a mapping")
+    entry = {"tool": "helm", "argv": args, "release": release, "chart": chart,
+             "files": {opts["--values"]: values_text}}
+    if should_fail("helm", release):
+        record(entry | {"outcome": "fail"})
+        print(f"Error: UPGRADE FAILED: (fake) {release} timed out waiting for the condition")
+        return 1
+    record(entry | {"outcome": "ok"})
+    print(f'Release "{release}" has been upgraded. Happy Helming!\nSTATUS: deployed')
+    return 0
+
+
+# -- kubectl ------------------------------------------------------------------
+
+def kubectl(args: list[str]) -> int:
+    positional, opts = options(args, set(), {"--namespace", "--for", "--timeout", "--filename"})
+    if positional[:1] == ["wait"]:
+        if not opts.get("--for") or len(positional) != 2:
+            raise Usage(f"fake kubectl wait needs --for and a resource, got {args}")
+        record({"tool": "kubectl", "argv": args, "files": {}, "outcome": "ok"})
+        print(f"{positional[1]} condition met")
+        return 0
+    if positional != ["apply"] or "--filename" not in opts:
+        raise Usage(f"fake kubectl knows only `wait` and `apply --filename`, got {args}")
+    text = Path(opts["--filename"]).read_text()
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    for doc in docs:
+        if not {"apiVersion", "kind", "metadata"} <= set(doc) or "name" not in doc["metadata"]:
+            raise Usage(f"not a Kubernetes object: {doc}")
+    entry = {"tool": "kubectl", "argv": args, "files": {opts["--filename"]: text}}
+    if should_fail("kubectl", "apply"):
+        record(entry | {"outcome": "fail"})
+        print('Error from server (InternalError): Internal error occurred: failed calling '
+              'webhook "ipaddresspoolvalidationwebhook.metallb.io": connection refused')
+        return 1
+    record(entry | {"outcome": "ok"})
+    for doc in docs:
+        print(f"{doc['kind'].lower()}/{doc['metadata']['name']} created")
+    return 0
+
+
+def main(tool: str, args: list[str]) -> int:
+    try:
+        return {"rke": rke, "helm": helm, "kubectl": kubectl}[tool](args)
+    except Usage as exc:
+        record({"tool": tool, "argv": args, "files": {}, "outcome": "usage", "error": str(exc)})
+        print(f"{tool}: {exc}", file=sys.stderr)
+        return 2
+
+
+def install(bin_dir: Path) -> None:
+    """Write the three executables into bin_dir, each running this module."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for tool in ("rke", "helm", "kubectl"):
+        script = bin_dir / tool
+        script.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(HERE)!r})\n"
+                          f"import fake_tool\nsys.exit(fake_tool.main({tool!r}, sys.argv[1:]))\n")
+        script.chmod(0o755)
+
+
+def calls(directory: Path, tool: str | None = None) -> list[dict[str, Any]]:
+    path = directory / "calls.jsonl"
+    if not path.exists():
+        return []
+    found = [json.loads(line) for line in path.read_text().splitlines()]
+    return [c for c in found if tool is None or c["tool"] == tool]
+
+
+def set_control(directory: Path, **tools: dict[str, Any]) -> None:
+    (directory / "control.json").write_text(json.dumps(tools))

@@ -1,0 +1,137 @@
+"""Cluster jobs in-process: missing tools, webhook waits, add-on retries, forced and full runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from seedbed.cluster import ClusterOptions
+
+from .conftest import NODES, lab_inventory
+
+ONE = [dict(NODES[1])]  # cpu02: controlplane, etcd, worker
+
+
+def test_a_missing_tool_fails_the_job_saying_how_to_install_it(in_process, fakes, tmp_path,
+                                                               monkeypatch) -> None:  # noqa: ANN001
+    only_rke = tmp_path / "only-rke"
+    only_rke.mkdir()
+    (only_rke / "rke").symlink_to(fakes.bin / "rke")
+    monkeypatch.setenv("PATH", f"{only_rke}:/usr/bin:/bin")
+    lab = in_process(lab_inventory(ONE))
+    lab.ready(ONE[0])
+    (job,) = lab.run_jobs()
+    assert (job.state, job.stage, job.attempt) == ("failed", "find tools", 1)
+    assert job.outcome.startswith("find tools: helm not found (not on PATH): install Helm 3")
+    assert fakes.calls() == []  # nothing ran, and no retry is queued for a missing tool
+
+
+def test_a_configured_tool_path_must_be_an_executable(in_process, fakes) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(ONE, tools={"rke": "/opt/none/rke"}))
+    lab.ready(ONE[0])
+    (job,) = lab.run_jobs()
+    assert "cluster.tools.rke is /opt/none/rke, not an executable file" in job.outcome
+    assert "github.com/rancher/rke/releases" in job.outcome
+
+
+def test_the_metallb_pool_waits_for_its_webhook(in_process, fakes) -> None:  # noqa: ANN001
+    fakes.control(kubectl={"fail_times": 2})
+    lab = in_process(lab_inventory(ONE, nfs=None, rancher={"enabled": False}))
+    lab.ready(ONE[0])
+    (job,) = lab.run_jobs()
+    assert job.state == "succeeded", job.log
+    applies = [c for c in fakes.calls("kubectl") if c["argv"][0] == "apply"]
+    assert [c["outcome"] for c in applies] == ["fail", "fail", "ok"]
+    assert job.log.count("the webhook does not answer yet") == 2
+    assert "failed calling webhook" in job.log
+
+
+def test_an_add_on_failure_is_retried_without_running_rke_again(in_process, fakes) -> None:  # noqa: ANN001
+    fakes.control(helm={"fail_times": 1, "only": "rancher"})
+    lab = in_process(lab_inventory(ONE))
+    lab.ready(ONE[0])
+    first, second = lab.run_jobs()
+    assert (first.state, first.stage, first.rke_outcome) == ("failed", "add-on rancher", "ok")
+    assert second.state == "succeeded" and second.retry_of == first.id
+    assert len(fakes.calls("rke")) == 1
+    assert "cluster.yml is unchanged since job" in second.log
+    releases = [(c["release"], c["outcome"]) for c in fakes.calls("helm")]
+    assert releases[:3] == [("metallb", "ok"), ("cert-manager", "ok"), ("rancher", "fail")]
+    assert [r for r, _ in releases[3:]] == ["metallb", "cert-manager", "rancher",
+                                             "nfs-subdir-external-provisioner"]
+
+
+def test_nothing_changed_starts_no_job_but_an_admin_up_runs_rke(in_process, fakes) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(ONE, load_balancer=None, nfs=None, rancher={"enabled": False}))
+    lab.ready(ONE[0])
+    lab.run_jobs()
+    cluster = lab.service.cluster
+    assert cluster.reconcile("looked again") is None
+    job_id = cluster.request_up("tests")
+    *_, job = lab.run_jobs()
+    assert (job.id, job.state, job.force, job.update_only) == (job_id, "succeeded", True, True)
+    assert fakes.calls("rke")[-1]["argv"][-1] == "--update-only"
+
+
+def test_a_reinstalled_etcd_node_gets_a_full_rke_up(in_process, fakes) -> None:  # noqa: ANN001
+    two = [dict(NODES[1]), dict(NODES[3])]
+    lab = in_process(lab_inventory(two, load_balancer=None, nfs=None, rancher={"enabled": False}))
+    lab.ready(two[0])
+    lab.ready(two[1])
+    lab.run_jobs()
+    lab.service.lifecycle.rearm("cpu02", 600, who="tests")
+    lab.ready(two[0])  # a fresh install: a new etcd member under the same name
+    *_, job = lab.run_jobs()
+    assert job.state == "succeeded" and job.update_only is False
+    assert "--update-only" not in fakes.calls("rke")[-1]["argv"]
+    assert len(fakes.calls("rke")) == 2
+
+
+def test_unhealthy_reports_never_reach_cluster_yml(in_process, fakes) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(load_balancer=None, nfs=None, rancher={"enabled": False}))
+    for node in NODES[:3]:
+        lab.ready(node)
+    lab.ready(NODES[3], {"hostname": "gpu04", "gpus": [], "swap_kib": 0})  # no GPU, no docker
+    (job,) = lab.run_jobs()
+    assert [m["hostname"] for m in job.members] == ["gpu01", "cpu02", "cpu03"]
+    assert "not in cluster.yml: gpu04 (unhealthy: 0 GPU(s) seen by nvidia-smi, 1 expected" in job.log
+    status = lab.service.cluster.status()
+    assert status["left_out"][0].startswith("gpu04 (unhealthy: ")
+
+
+def test_options_come_from_the_environment() -> None:
+    options = ClusterOptions.from_env({"SEEDBED_CLUSTER_ATTEMPTS": "5",
+                                       "SEEDBED_CLUSTER_BACKOFF_SECONDS": "2",
+                                       "SEEDBED_CLUSTER_AUTO": "off"})
+    assert (options.attempts, options.auto) == (5, False)
+    assert [options.backoff(n) for n in (1, 2, 3)] == [2, 4, 8]
+    assert ClusterOptions(backoff_seconds=600).backoff(4) == 900  # capped
+    with pytest.raises(ValueError, match="SEEDBED_CLUSTER_ATTEMPTS='x'"):
+        ClusterOptions.from_env({"SEEDBED_CLUSTER_ATTEMPTS": "x"})
+    with pytest.raises(ValueError, match="must be >= 1"):
+        ClusterOptions.from_env({"SEEDBED_CLUSTER_ATTEMPTS": "0"})
+
+
+def test_a_node_ready_during_a_run_queues_exactly_one_more(in_process, fakes) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(ONE, load_balancer=None, nfs=None, rancher={"enabled": False}))
+    jobs = lab.service.cluster.jobs
+    running = jobs.start_now("a run in progress", "tests")
+    jobs.update(running, digest="an older plan")
+    lab.ready(ONE[0])  # reconciles: the running job applies something else
+    queued = jobs.next_queued()
+    assert queued is not None and queued.reason == "cpu02 reported ready"
+    assert lab.service.cluster.reconcile("again") is None  # the queued job plans afresh
+    assert [j.state for j in jobs.recent()] == ["queued", "running"]
+
+
+def test_a_kubeconfig_copy_that_fails_is_reported_not_retried(in_process, fakes,
+                                                              tmp_path) -> None:  # noqa: ANN001
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    lab = in_process(lab_inventory(ONE, load_balancer=None, nfs=None, rancher={"enabled": False},
+                                   kubeconfig=str(blocker / "config")))
+    lab.ready(ONE[0])
+    (job,) = lab.run_jobs()
+    assert job.state == "succeeded" and job.rke_outcome == "ok"
+    assert f"warning: kubeconfig not copied to {blocker / 'config'}" in job.log
+    events = [e.message for e in lab.service.store.events()]
+    assert any(m.startswith(f"kubeconfig not copied to {blocker / 'config'}") for m in events)

@@ -49,11 +49,11 @@ class Paths:
 
     @property
     def conf(self) -> Path:
-        return self.state / "dnsmasq.conf"
+        return self.state.resolve() / "dnsmasq.conf"
 
     @property
     def leases(self) -> Path:
-        return self.state / "dnsmasq.leases"
+        return self.state.resolve() / "dnsmasq.leases"  # dnsmasq runs from another cwd
 
 
 # -- checked value builders: every inventory value passes one of these ----------------
@@ -87,7 +87,7 @@ def _url(value: str) -> str:
 
 def _join(*parts: str) -> str:
     for part in parts:
-        if not (_TAG.fullmatch(part) or _WORD.fullmatch(part) or part == MENU_TEXT):
+        if part and not (_TAG.fullmatch(part) or _WORD.fullmatch(part) or part == MENU_TEXT):
             raise DnsmasqConfigError(f"{part!r} is not a safe dnsmasq option field")
     return ",".join(parts)
 
@@ -119,8 +119,7 @@ def _common(inv: Inventory, paths: Paths) -> list[Option]:
     options += [
         Option("dhcp-userclass", _join("set:ipxe", "iPXE")),
         Option("dhcp-match", _join("set:ipxe", "175")),
-        *(Option("dhcp-match", _join("set:efi64", "option:client-arch", str(arch)))
-          for arch in UEFI_ARCHES),
+        *(Option("dhcp-match", _join("set:efi64", "option:client-arch", str(arch))) for arch in UEFI_ARCHES),
     ]
     return options
 
@@ -135,16 +134,22 @@ def _proxy_mode(inv: Inventory) -> list[Option]:
         Option("pxe-service", _join("tag:!ipxe", "x86PC", MENU_TEXT, BIOS_BINARY)),
         Option("pxe-service", _join("tag:!ipxe", "BC_EFI", MENU_TEXT, efi)),
         Option("pxe-service", _join("tag:!ipxe", "X86-64_EFI", MENU_TEXT, efi)),
-        # iPXE reads the plain boot file name, which a proxy sends with dhcp-boot.
-        Option("dhcp-boot", _join("tag:ipxe", boot_url(inv))),
+        # iPXE takes a ProxyDHCP answer only with a next-server and a boot file in it
+        # (dhcp_has_pxeopts): without the address, it ignores the proxy and finds nothing.
+        Option("dhcp-boot", _join("tag:ipxe", boot_url(inv), "", _ip(_server(inv)))),
     ]
+
+
+def _server(inv: Inventory) -> ipaddress.IPv4Address:
+    server = inv.server_ip()
+    if server is None:
+        raise DnsmasqConfigError("dnsmasq needs seedbed's address: set dhcp.server_ip")
+    return server
 
 
 def _full_mode(inv: Inventory) -> list[Option]:
     site, dhcp = inv.site, inv.dhcp
-    server = inv.server_ip()
-    if server is None:
-        raise DnsmasqConfigError("full mode needs dhcp.server_ip")
+    server = _server(inv)
     lease = _join(dhcp.lease_time)
     netmask = str(site.subnet.netmask)
     if dhcp.range is None:
@@ -168,10 +173,10 @@ def _full_mode(inv: Inventory) -> list[Option]:
     ]
     for node in inv.nodes:
         macs = [_mac(m) for m in node.macs]
-        options.append(Option("dhcp-host", _join(*macs, _ip(node.ip), _name(node.hostname),
-                                                 lease)))
-        options.append(Option("host-record", _join(_name(inv.fqdn(node)), _name(node.hostname),
-                                                   _ip(node.ip))))
+        options.append(Option("dhcp-host", _join(*macs, _ip(node.ip), _name(node.hostname), lease)))
+        options.append(
+            Option("host-record", _join(_name(inv.fqdn(node)), _name(node.hostname), _ip(node.ip)))
+        )
     return options + [
         Option("dhcp-boot", _join("tag:!ipxe", "tag:!efi64", BIOS_BINARY)),
         Option("dhcp-boot", _join("tag:!ipxe", "tag:efi64", inv.dhcp.uefi_binary)),
@@ -207,5 +212,4 @@ def config_text(inv: Inventory, paths: Paths) -> str:
 def missing_boot_files(inv: Inventory) -> list[Path]:
     """The iPXE binaries dnsmasq must serve by TFTP that are not in tftp_root."""
     root = Path(inv.dhcp.tftp_root)
-    return [root / name for name in (BIOS_BINARY, inv.dhcp.uefi_binary)
-            if not (root / name).is_file()]
+    return [root / name for name in (BIOS_BINARY, inv.dhcp.uefi_binary) if not (root / name).is_file()]

@@ -1,5 +1,5 @@
 # NVIDIA driver (pinned) and the container toolkit; skipped on nodes without GPUs.
-if [ -n "${SEEDBED_NVIDIA_DRIVER:-}" ]; then
+if [ -n "${SEEDBED_NVIDIA_DRIVER:-}" ] && vendor_repos "the NVIDIA driver and toolkit"; then
   apt-get install -y -q "$SEEDBED_NVIDIA_DRIVER"
   curl -fsSL --retry 5 https://nvidia.github.io/libnvidia-container/gpgkey \
     | gpg --batch --yes --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg

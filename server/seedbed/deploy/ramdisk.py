@@ -30,7 +30,18 @@ FILES = {"init": ("init", 0o755), "select-disk.jq": ("usr/share/seedbed/select-d
 PRUNED_MODULES = ("drivers/gpu", "drivers/media", "drivers/staging", "drivers/infiniband",
                   "drivers/net/wireless", "drivers/bluetooth", "drivers/iio", "drivers/hid",
                   "drivers/input", "drivers/video", "drivers/isdn", "drivers/comedi",
-                  "sound", "net/wireless", "net/mac80211", "net/bluetooth")
+                  "sound", "net/wireless", "net/mac80211", "net/bluetooth", "net/netfilter",
+                  "net/ipv4/netfilter", "net/ipv6/netfilter", "net/sched", "net/ceph",
+                  "fs/nfs", "fs/nfsd", "fs/ceph", "fs/smb", "fs/cifs", "fs/ocfs2", "fs/gfs2",
+                  "fs/dlm", "fs/ubifs", "fs/jfs", "fs/nilfs2", "fs/afs", "fs/9p")
+# Userland the init never runs: perl (pulled in by the kernel's packaging), apt, charset
+# converters, the hardware database, locales and docs.
+PRUNED_FILES = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+                "usr/share/perl", "usr/share/perl5", "usr/share/zoneinfo", "usr/share/i18n",
+                "usr/lib/x86_64-linux-gnu/perl", "usr/lib/x86_64-linux-gnu/perl5",
+                "usr/lib/x86_64-linux-gnu/perl-base", "usr/lib/x86_64-linux-gnu/gconv",
+                "usr/lib/udev/hwdb.bin", "usr/lib/udev/hwdb.d", "usr/lib/apt", "var/cache/apt",
+                "var/lib/apt/lists", "var/cache/debconf", "boot")
 # initramfs-tools comes with the kernel; its initrd is not used, so skip generating it.
 _NO_INITRAMFS_HOOK = ("essential", 'chroot "$1" dpkg-divert --local --rename --add '
                       '/usr/sbin/update-initramfs && ln -sf /bin/true "$1/usr/sbin/update-initramfs"')
@@ -45,7 +56,8 @@ def build_ramdisk(cache_root: Path, kernel_package: str = DEFAULT_KERNEL,
                   mirror: str = DEFAULT_MIRROR) -> Path:
     """The cached entry holding `vmlinuz` and `initrd.img` (built when its inputs changed)."""
     sources = _sources()
-    key = input_key(RECIPE_VERSION, kernel_package, *TOOLS, *PRUNED_MODULES, _NO_INITRAMFS_HOOK[1],
+    key = input_key(RECIPE_VERSION, kernel_package, *TOOLS, *PRUNED_MODULES, *PRUNED_FILES,
+                    _NO_INITRAMFS_HOOK[1],
                     *(f"{name}\n{text}" for name, text in sorted(sources.items())))
     return cached(cache_root, "deploy-ramdisk",
                   key, lambda tmp: _build(tmp, kernel_package, mirror, sources))
@@ -76,9 +88,12 @@ def _build(tmp: Path, kernel_package: str, mirror: str, sources: dict[str, str])
 
 
 def _slim(rootfs: Path, kver: str) -> None:
-    for rel in ("boot", "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
-                "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf"):
-        shutil.rmtree(rootfs / rel, ignore_errors=True)
+    for rel in PRUNED_FILES:
+        path = rootfs / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     modules = rootfs / "usr/lib/modules" / kver / "kernel"
     if not modules.is_dir():
         modules = rootfs / "lib/modules" / kver / "kernel"

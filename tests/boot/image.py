@@ -25,7 +25,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump whenever the recipe below changes in a way that alters the image.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DISK_SIZE = 2 * 1024**3  # sparse; leaves room for tests writing to the overlay
@@ -63,6 +63,12 @@ printf '%s\n' virtio_pci virtio_blk virtio_net ext4 \
 # fsck pass 0: the kernel mounts root rw already (root=/dev/vda rw).
 _CUSTOMIZE_HOOK = r"""
 echo '/dev/vda / ext4 rw,errors=remount-ro 0 0' > "$1/etc/fstab"
+# A swap file like the one Ubuntu's installer makes, so tests see the seed turn swap
+# off. Filled with 0xff: mkfs.ext4 -d would make zero blocks holes, and swapon refuses holes.
+head -c 64M /dev/zero | tr '\0' '\377' > "$1/swap.img"
+chmod 600 "$1/swap.img"
+chroot "$1" mkswap /swap.img >/dev/null
+echo '/swap.img none swap sw 0 0' >> "$1/etc/fstab"
 echo seedbed-test > "$1/etc/hostname"
 printf 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n' \
   > "$1/etc/network/interfaces"
@@ -111,9 +117,7 @@ def debian_mirror() -> str:
 
 
 def cache_key(packages: tuple[str, ...] = PACKAGES) -> str:
-    recipe = "\n".join(
-        [RECIPE_VERSION, SUITE, *sorted(packages), _ESSENTIAL_HOOK, _CUSTOMIZE_HOOK]
-    )
+    recipe = "\n".join([RECIPE_VERSION, SUITE, *sorted(packages), _ESSENTIAL_HOOK, _CUSTOMIZE_HOOK])
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
@@ -156,15 +160,18 @@ class _locked:
     def __enter__(self) -> None:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(self.fd)
-                    raise TimeoutError(f"timed out waiting for image build lock {self.path}")
-                time.sleep(1)
+        while not self._try_lock():
+            if time.monotonic() > deadline:
+                os.close(self.fd)
+                raise TimeoutError(f"timed out waiting for image build lock {self.path}")
+            time.sleep(1)
+
+    def _try_lock(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -179,6 +186,7 @@ def _remove_stale_temps(root: Path) -> None:
 
 def _build(entry: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=entry.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it 0700; the entry is meant to be shared read-only
     try:
         started = time.monotonic()
         _say(f"building test image {entry.name} (first run only, ~1-2 min)")

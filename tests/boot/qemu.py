@@ -4,16 +4,17 @@ Networking is slirp (`-netdev user`): the guest reaches the host at 10.0.2.2,
 slirp's DHCP points iPXE at `boot.ipxe` in the given TFTP dir, and the guest's
 SSH port is forwarded to 127.0.0.1:<ssh_port>. Every wait is bounded and the
 QEMU process is killed on stop(), on context exit, at interpreter exit, and
-(via PR_SET_PDEATHSIG) if the test process itself dies.
+(via PR_SET_PDEATHSIG) if the test process itself dies. PDEATHSIG follows the
+starting *thread*, so start guests from the test's main thread.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,10 +26,23 @@ from typing import Literal, TypeVar
 
 HOST_IP = "10.0.2.2"  # the host as seen from a slirp guest
 QEMU = "qemu-system-x86_64"
-BIOS_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
-EFI_ROM = Path("/usr/lib/ipxe/qemu/efi-virtio.rom")
+# QEMU's default ROM for virtio-net-pci is ipxe-qemu's efi-virtio.rom, which
+# holds both the BIOS and the EFI iPXE image. Keep that default: QEMU patches
+# the PCI IDs only in default ROMs, and Debian's ROMs carry the modern virtio
+# ID (1af4:1041), so an explicit romfile= on the transitional device (1af4:1000)
+# is silently ignored by SeaBIOS and PXE never starts.
+IPXE_ROM = Path("/usr/lib/ipxe/qemu/efi-virtio.rom")
 OVMF = Path("/usr/share/ovmf/OVMF.fd")
 CMD_TIMEOUT = 60  # for short helper commands (qemu-img, ssh-keygen)
+
+# Each guest has fresh host keys, and tests must never prompt.
+SSH_OPTIONS = (
+    "StrictHostKeyChecking=no",
+    "UserKnownHostsFile=/dev/null",
+    "BatchMode=yes",
+    "IdentitiesOnly=yes",
+    "LogLevel=ERROR",
+)
 
 Firmware = Literal["bios", "uefi"]
 T = TypeVar("T")
@@ -65,7 +79,10 @@ def make_ed25519_key(directory: Path, name: str = "id_ed25519") -> SshKey:
     path = directory / name
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "seedbed-test", "-f", str(path)],
-        check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=CMD_TIMEOUT,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=CMD_TIMEOUT,
     )
     return SshKey(path=path, public=path.with_suffix(".pub").read_text().strip())
 
@@ -99,6 +116,8 @@ class Guest:
         bootfile: str = "boot.ipxe",
         no_reboot: bool = False,
         extra_args: list[str] | None = None,
+        romfile: Path | None = None,
+        disk_serial: str | None = None,
     ) -> None:
         if base_disk and blank_disk_size:
             raise ValueError("give base_disk or blank_disk_size, not both")
@@ -111,6 +130,8 @@ class Guest:
         self.memory_mb, self.cpus, self.bootfile = memory_mb, cpus, bootfile
         self.ssh_port = ssh_port or free_port()
         self.no_reboot, self.extra_args = no_reboot, list(extra_args or [])
+        self.romfile = romfile  # None: QEMU's default iPXE ROM (see IPXE_ROM)
+        self.disk_serial = disk_serial  # the virtio disk's serial (lsblk SERIAL), for disk selectors
         self.console_log = self.workdir / "console.log"
         self.qemu_log = self.workdir / "qemu.log"
         self.disk: Path | None = None
@@ -135,8 +156,12 @@ class Guest:
         (self.workdir / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         with open(self.qemu_log, "wb") as out:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent, cwd=self.workdir,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                cwd=self.workdir,
             )
         self.started_at = time.monotonic()
         _running.add(self)
@@ -148,10 +173,8 @@ class Guest:
         if proc is None or proc.poll() is not None:
             return
         proc.kill()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass  # unkillable (D state): nothing more we can do
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)  # if it is stuck in D state there is nothing more to do
 
     @property
     def alive(self) -> bool:
@@ -165,38 +188,52 @@ class Guest:
 
     def command(self) -> list[str]:
         return [
-            QEMU, "-name", "seedbed-test", "-accel", accel(),
-            "-m", str(self.memory_mb), "-smp", str(self.cpus),
-            "-display", "none", "-vga", "none", "-monitor", "none",
-            "-serial", f"file:{self.console_log}",
-            *self._firmware_args(), *self._net_args(), *self._disk_args(),
+            QEMU,
+            "-name",
+            "seedbed-test",
+            "-accel",
+            accel(),
+            "-m",
+            str(self.memory_mb),
+            "-smp",
+            str(self.cpus),
+            # -nographic also makes SeaBIOS mirror its and iPXE's text output
+            # to ttyS0, so PXE failures show up in the console log.
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            f"file:{self.console_log}",
+            *self._firmware_args(),
+            *self._net_args(),
+            *self._disk_args(),
             *(["-no-reboot"] if self.no_reboot else []),
             *self.extra_args,
         ]
 
     def _firmware_args(self) -> list[str]:
-        if self.firmware == "uefi":
-            return ["-bios", str(OVMF)]
-        # Without VGA, SeaBIOS mirrors its and iPXE's text output to ttyS0,
-        # so PXE failures show up in the console log.
-        return ["-fw_cfg", "name=etc/sercon-port,string=0x3f8"]
+        return ["-bios", str(OVMF)] if self.firmware == "uefi" else []
 
     def _net_args(self) -> list[str]:
-        rom = EFI_ROM if self.firmware == "uefi" else BIOS_ROM
         netdev = (
             f"user,id=n0,tftp={self.tftp_dir},bootfile={self.bootfile},"
             f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
         )
         # bootindex (not -boot n) is what OVMF honours; SeaBIOS does too.
-        nic = f"virtio-net-pci,netdev=n0,mac={self.mac},romfile={rom},bootindex=1"
+        nic = f"virtio-net-pci,netdev=n0,mac={self.mac},bootindex=1"
+        if self.romfile:
+            nic += f",romfile={self.romfile}"
         return ["-netdev", netdev, "-device", nic]
 
     def _disk_args(self) -> list[str]:
         if self.disk is None:
             return []
         return [
-            "-drive", f"file={self.disk},format=qcow2,if=none,id=d0,cache=unsafe",
-            "-device", "virtio-blk-pci,drive=d0,bootindex=2",
+            "-drive",
+            f"file={self.disk},format=qcow2,if=none,id=d0,cache=unsafe",
+            "-device",
+            "virtio-blk-pci,drive=d0,bootindex=2"
+            + (f",serial={self.disk_serial}" if self.disk_serial else ""),
         ]
 
     def _prepare_disk(self) -> Path | None:
@@ -210,7 +247,10 @@ class Guest:
             return None
         subprocess.run(
             ["qemu-img", "create", "-q", "-f", "qcow2", *args],
-            check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=CMD_TIMEOUT,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=CMD_TIMEOUT,
         )
         return disk
 
@@ -231,7 +271,8 @@ class Guest:
         """Build a BootStageError for `stage` with the console tail (and qemu's stderr)."""
         if self.proc is not None and self.proc.poll() is not None:
             detail += f" (qemu exited rc={self.proc.returncode}: {self._qemu_output()})"
-        return BootStageError(stage, f"{detail} [t={self.elapsed():.0f}s]", self.console_tail())
+        detail += f" [t={self.elapsed():.0f}s; full console: {self.console_log}]"
+        return BootStageError(stage, detail, self.console_tail())
 
     def _qemu_output(self) -> str:
         try:
@@ -239,9 +280,7 @@ class Guest:
         except FileNotFoundError:
             return ""
 
-    def wait_until(
-        self, check: Callable[[], T], timeout: float, stage: str, interval: float = 0.5
-    ) -> T:
+    def wait_until(self, check: Callable[[], T], timeout: float, stage: str, interval: float = 0.5) -> T:
         """Poll `check` until it returns something truthy; fail fast if QEMU dies."""
         deadline = time.monotonic() + timeout
         while True:
@@ -261,22 +300,23 @@ class Guest:
     # -- ssh -----------------------------------------------------------------
 
     def ssh_command(self, cmd: str, user: str, key: Path, connect_timeout: int = 10) -> list[str]:
-        return [
-            "ssh", "-p", str(self.ssh_port), "-i", str(key),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
-            "-o", f"ConnectTimeout={connect_timeout}",
-            f"{user}@127.0.0.1", cmd,
-        ]
+        opts = [*SSH_OPTIONS, f"ConnectTimeout={connect_timeout}"]
+        port_key = ["-p", str(self.ssh_port), "-i", str(key)]
+        return ["ssh", *port_key, *(a for o in opts for a in ("-o", o)), f"{user}@127.0.0.1", cmd]
 
     def ssh(self, cmd: str, user: str, key: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run `cmd` in the guest; raises subprocess.TimeoutExpired after `timeout`."""
         return subprocess.run(
-            self.ssh_command(cmd, user, key), stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=timeout,
+            self.ssh_command(cmd, user, key),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
-    def wait_for_ssh(self, user: str, key: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def wait_for_ssh(
+        self, user: str, key: Path, timeout: float = 180, stage: str = "ssh"
+    ) -> subprocess.CompletedProcess[str]:
         """Retry until `ssh true` succeeds. Slirp accepts the TCP connection before
         sshd is up, so each attempt is bounded separately."""
         last = "no attempt made"
@@ -292,18 +332,12 @@ class Guest:
             return res if res.returncode == 0 else None
 
         try:
-            return self.wait_until(attempt, timeout, "ssh", interval=2)
+            return self.wait_until(attempt, timeout, stage, interval=2)
         except BootStageError as e:
-            raise self.fail("ssh", f"{e.detail}; last ssh: {last}") from None
+            raise BootStageError(stage, f"{e.detail}; last ssh: {last}", e.console_tail) from None
 
 
 @atexit.register
 def _kill_leftovers() -> None:
     for guest in list(_running):
         guest.stop()
-
-
-def require_tools() -> list[str]:
-    """Names of missing host commands/files this module needs."""
-    missing = [c for c in (QEMU, "qemu-img", "ssh", "ssh-keygen") if not shutil.which(c)]
-    return missing + [str(p) for p in (BIOS_ROM, EFI_ROM, OVMF) if not p.exists()]

@@ -40,7 +40,9 @@ class StubServer:
         self.routes: dict[str, bytes | Path] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("0.0.0.0", 0), self._handler())
+        # Slirp delivers the guest's connections to 10.0.2.2 from the host's
+        # loopback, so the stub need not listen on any external interface.
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://{HOST_IP}:{self.port}"
@@ -130,14 +132,16 @@ def user_data(base: str, key: SshKey) -> str:
 
 def serve_netboot(server: StubServer, image: TestImage, key: SshKey, hostname: str) -> None:
     base = server.base
-    server.routes.update({
-        "/boot-script": boot_script(base).encode(),
-        "/vmlinuz": image.kernel,
-        "/initrd.img": image.initrd,
-        "/seed/meta-data": f"instance-id: {hostname}-1\nlocal-hostname: {hostname}\n".encode(),
-        "/seed/user-data": user_data(base, key).encode(),
-        "/seed/vendor-data": b"",
-    })
+    server.routes.update(
+        {
+            "/boot-script": boot_script(base).encode(),
+            "/vmlinuz": image.kernel,
+            "/initrd.img": image.initrd,
+            "/seed/meta-data": f"instance-id: {hostname}-1\nlocal-hostname: {hostname}\n".encode(),
+            "/seed/user-data": user_data(base, key).encode(),
+            "/seed/vendor-data": b"",
+        }
+    )
 
 
 def write_tftp(tmp_path: Path, base: str) -> Path:
@@ -148,12 +152,15 @@ def write_tftp(tmp_path: Path, base: str) -> Path:
     return tftp
 
 
-def _wait_request(g: Guest, server: StubServer, method: str, path: str,
-                  timeout: float, stage: str) -> Request:
+def _wait_request(
+    g: Guest, server: StubServer, method: str, path: str, timeout: float, stage: str
+) -> Request:
     return g.wait_until(lambda: server.find(method, path), timeout, stage)
 
 
-@pytest.mark.parametrize("firmware", ["bios", "uefi"])
+# UEFI is booted against the real service in test_service_boot.py (the same chain to the
+# ready report); one stub boot is enough to tell harness faults from service faults.
+@pytest.mark.parametrize("firmware", ["bios"])
 def test_netboot_to_ssh(
     firmware: str,
     test_image: TestImage,
@@ -166,8 +173,9 @@ def test_netboot_to_ssh(
     hostname = f"seedbed-{firmware}"
     key = make_ed25519_key(tmp_path / "ssh")
     serve_netboot(stub_server, test_image, key, hostname)
-    g = guest(tftp_dir=write_tftp(tmp_path, stub_server.base), mac=mac,
-              firmware=firmware, base_disk=test_image.disk)
+    g = guest(
+        tftp_dir=write_tftp(tmp_path, stub_server.base), mac=mac, firmware=firmware, base_disk=test_image.disk
+    )
     t: dict[str, float] = boot_timings.setdefault(f"netboot[{firmware}]", {})
 
     def mark(stage: str, req: Request | None = None) -> None:
@@ -189,7 +197,7 @@ def test_netboot_to_ssh(
     assert form.get("hostname") == [hostname], form
     assert form.get("instance_id") == [f"{hostname}-1"], form
 
-    g.wait_for_ssh(GUEST_USER, key.path, timeout=120)
+    g.wait_for_ssh(GUEST_USER, key.path, timeout=120, stage="SSH refused")
     mark("ssh")
     res = g.ssh("hostname", GUEST_USER, key.path, timeout=30)
     assert res.returncode == 0, res.stderr

@@ -10,9 +10,13 @@ INVENTORY ?= examples/lab.yaml
 
 # System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer).
 TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
-	dnsmasq-base ipxe iproute2 zstd e2fsprogs
+	dnsmasq-base ipxe iproute2 zstd e2fsprogs \
+	slapd ldap-utils sssd-tools bind9-utils openssl curl \
+	packer fdisk dosfstools mtools jq
 # One command per package, so a check names what is missing.
-TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip
+TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
+	slapd ldapsearch sssctl named-checkzone openssl curl \
+	packer sfdisk mkfs.vfat mcopy jq
 
 .PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
 
@@ -21,6 +25,8 @@ help:
 	@echo "make test       run the whole test suite (installs what it needs)"
 	@echo "make test-boot  run only the QEMU boot tests"
 	@echo "make bench      run the HTTP benchmark"
+	@echo "make image      build the golden image with Packer (ISO=..., ACCEL=tcg|kvm)"
+	@echo "make deploy-ramdisk  build the image deploy ramdisk into $(FILES)/deploy"
 	@echo "make lint       ruff"
 
 $(VENV)/.stamp: pyproject.toml
@@ -59,6 +65,26 @@ test-unit: venv
 
 test-boot: venv system-deps
 	$(VENV)/bin/pytest -q -m boot
+
+# The golden image (packer/golden, Ubuntu 20.04 ISO + autoinstall) and the deploy
+# ramdisk that writes it; both end up in the files folder seedbed serves at /files/.
+FILES ?= $(STATE)/files
+ISO ?= https://releases.ubuntu.com/20.04.6/ubuntu-20.04.6-live-server-amd64.iso
+ISO_CHECKSUM ?= sha256:b8f31413336b9393ad5d8ef0282717b2ab19f007df2e9ed5196c13d8f9153c8b
+ACCEL ?= tcg
+DEPLOY_KERNEL ?= linux-image-amd64
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+
+image: venv
+	$(PY) -m seedbed.deploy.golden --inventory $(INVENTORY) --iso $(ISO) \
+		--iso-checksum $(ISO_CHECKSUM) --accelerator $(ACCEL) --work build/image
+	mkdir -p $(FILES)/golden
+	cp build/image/output/seedbed-golden.raw.zst build/image/output/seedbed-golden.raw.zst.sha256 \
+		$(FILES)/golden/
+
+deploy-ramdisk: venv
+	$(PY) -m seedbed.deploy.ramdisk --out $(FILES)/deploy --cache build/cache \
+		--kernel-package $(DEPLOY_KERNEL) --mirror $(DEBIAN_MIRROR)
 
 bench: venv
 	$(PY) bench/http_bench.py --machines 50 --rounds 10

@@ -33,7 +33,12 @@ class Decision:
 
 
 def install_profile(inv: Inventory, node: Node) -> BootProfile:
-    """What an armed node boots: its named profile, or the Ubuntu live-server installer."""
+    """What an armed node boots: the deploy ramdisk (image installs), its named profile,
+    or the Ubuntu live-server installer."""
+    if node.install == "image" and inv.image is not None:
+        # The ramdisk finds everything else in SEED/deploy.json (seedbed.deploy.plan).
+        return BootProfile(kernel=inv.image.deploy_kernel, initrd=inv.image.deploy_initrd,
+                           cmdline=inv.image.cmdline, seed="cloud-config")
     if node.profile is not None:
         return inv.profiles[node.profile]
     installer = inv.installer
@@ -66,8 +71,8 @@ def decide(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Dec
     if not lifecycle.is_armed(row):
         state = row.state if row else "unknown"
         return Decision("local", f"{node.hostname} is {state}, not armed for install", node)
-    if node.install == "image":
-        return Decision("local", "image installs need the deploy ramdisk, not served yet", node)
+    if node.install == "image" and inv.image is None:
+        return Decision("local", "install: image but the inventory has no image: section", node)
     return Decision("install", f"{node.hostname} is armed for install", node)
 
 

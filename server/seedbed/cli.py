@@ -13,7 +13,10 @@ from pathlib import Path
 from . import render, seeds
 from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
 from .checks import autoinstall_problems
+from .cluster import ClusterOptions
+from .cluster import commands as cluster_cli
 from .inventory import Inventory, InventoryError, load_inventory, normalize_mac
+from .lan import commands as lan
 from .resources import default_inventory
 from .service import Seedbed, Settings
 from .tokens import new_token, token_hash
@@ -21,7 +24,7 @@ from .views import node_summaries
 
 PREVIEW_TOKEN = "PREVIEW-TOKEN"  # noqa: S105 - stands in for the per-install token in previews
 RENDER_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-config",
-                "provision")
+                "provision", cluster_cli.RENDER_KIND)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,16 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--dnsmasq", action="store_true",
+                   help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
 
     p = command("validate", _validate, "check an inventory and list every problem")
     p.add_argument("file", type=Path)
 
     p = command("render", _render, "print what a machine would receive (no state is changed)")
     with_state(p)
-    p.add_argument("kind", choices=RENDER_KINDS)
+    p.add_argument("kind", choices=RENDER_KINDS + lan.RENDER_KINDS)
+    p.add_argument("--show-secrets", action="store_true",
+                   help="sssd: include the LDAP bind password instead of masking it")
     p.add_argument("--mac", help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
-                   help="provision: the golden image's steps (no host identity, every driver)")
+                   help="provision: the golden image's steps (no host identity, every driver); "
+                        "user-data/meta-data: the golden image build's autoinstall seed")
+    p.add_argument("--build-key", type=Path,
+                   help="user-data --image: public key of the image build's throwaway user")
+    p.add_argument("--ready", action="store_true",
+                   help="cluster-yml: only the nodes ready and healthy now (what a run would use)")
 
     p = command("nodes", _nodes, "list the nodes: hostname, MAC, state, last event, since")
     with_state(p)
@@ -91,12 +103,15 @@ def _parser() -> argparse.ArgumentParser:
     with_state(p)
     p.add_argument("action", choices=["create"])
     p.add_argument("--label", default="admin")
+
+    cluster_cli.add_parser(sub, with_state, lambda args: cluster_cli.run(_seedbed(args), args))
     return parser
 
 
 def _seedbed(args: argparse.Namespace) -> Seedbed:
     return Seedbed(Settings(inventory_path=args.inventory, state_dir=args.state,
-                            files_dir=getattr(args, "files", None)))
+                            files_dir=getattr(args, "files", None),
+                            cluster=ClusterOptions.from_env(os.environ)))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,11 +121,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.INFO)
     service = _seedbed(args)
+    service.start()
     app = create_app(service)
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="seedbed",
-                   channel_timeout=120, connection_limit=1000)
+    with lan.dnsmasq_running(args.dnsmasq, service):
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
+                       ident="seedbed", channel_timeout=120, connection_limit=1000)
     return 0
 
 
@@ -146,6 +163,17 @@ def _render(args: argparse.Namespace) -> int:
     if args.kind == "provision" and args.image:
         sys.stdout.write(seeds.provision_script(inv, None))
         return 0
+    if args.image and args.kind in ("user-data", "meta-data"):
+        return _render_image_seed(inv, args.kind, args.build_key)
+    if args.kind in lan.RENDER_KINDS:
+        try:
+            sys.stdout.write(lan.render(args.kind, service, args.show_secrets))
+        except ValueError as exc:
+            print(f"seedbed render {args.kind}: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.kind == cluster_cli.RENDER_KIND:
+        return _render_cluster_yml(service, args.ready)
     if not args.mac:
         print("seedbed render: --mac is required", file=sys.stderr)
         return 2
@@ -164,9 +192,9 @@ def _render(args: argparse.Namespace) -> int:
     urls = seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN)
     if args.kind == "user-data":
         method = install_method(node, install_profile(inv, node))
-        text = seeds.user_data(inv, node, urls, method)
+        text = seeds.user_data(inv, node, urls, method, service.service_key())
     elif args.kind == "cloud-config":
-        text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls))
+        text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key()))
     elif args.kind == "meta-data":
         text = seeds.to_yaml(seeds.meta_data(inv, node, 0))
     elif args.kind == "vendor-data":
@@ -174,6 +202,33 @@ def _render(args: argparse.Namespace) -> int:
     else:
         text = seeds.provision_script(inv, node)
     sys.stdout.write(text)
+    return 0
+
+
+def _render_cluster_yml(service: Seedbed, ready_only: bool) -> int:
+    try:
+        text, warnings = cluster_cli.render_cluster_yml(service, ready_only)
+    except cluster_cli.ClusterYmlError as exc:
+        print(f"seedbed render cluster-yml: {exc}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    sys.stdout.write(text)
+    return 0
+
+
+def _render_image_seed(inv: Inventory, kind: str, build_key: Path | None) -> int:
+    """The seed `make image` serves to the Ubuntu installer (seedbed.deploy.golden)."""
+    from .deploy import golden
+
+    if kind == "meta-data":
+        sys.stdout.write(golden.image_meta_data())
+        return 0
+    if build_key is None:
+        print("seedbed render user-data --image: --build-key PUBLIC_KEY_FILE is required",
+              file=sys.stderr)
+        return 2
+    sys.stdout.write(golden.image_user_data(inv, build_key.read_text().strip()))
     return 0
 
 

@@ -26,6 +26,9 @@ def cluster_ports() -> tuple[PortRule, ...]:
     for rule in rules:
         if not re.fullmatch(r"\d{1,5}(:\d{1,5})?", rule.port) or rule.proto not in ("tcp", "udp"):
             raise ValueError(f"bad port rule in rke/ports.yaml: {rule}")
+        # ufw's own parser rejects quotes in a comment ("Invalid syntax") and then skips the rule.
+        if not re.fullmatch(r"[A-Za-z0-9 ,.()/:-]+", rule.why):
+            raise ValueError(f"rke/ports.yaml: ufw refuses the comment {rule.why!r}")
     return rules
 
 

@@ -351,6 +351,8 @@ class Ldap(_Strict):
         for uri in v:
             if not _LDAP_URI.fullmatch(uri):
                 raise ValueError(f"{uri!r} is not an ldap:// or ldaps:// URI of a host")
+        if len({uri.split(":", 1)[0] for uri in v}) > 1:
+            raise ValueError("use ldaps:// for every server or ldap:// (with StartTLS) for all")
         return v
 
     @field_validator("base_dn", "bind_dn")
@@ -519,6 +521,38 @@ def _address_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Addr
     return start, end
 
 
+class ImageSettings(_Strict):
+    """The golden image `install: image` nodes receive, and the deploy ramdisk that writes it.
+
+    Paths are relative to the files folder (served at /files/) unless they are URLs.
+    """
+
+    file: str  # e.g. golden/seedbed-golden.raw.zst
+    sha256: str | None = None  # default: read from FILE.sha256 beside the image
+    format: Literal["raw.zst", "raw"] = "raw.zst"
+    deploy_kernel: str = "deploy/vmlinuz"
+    deploy_initrd: str = "deploy/initrd.img"
+    cmdline: str = ""  # extra kernel arguments for the deploy ramdisk, e.g. console=ttyS0
+    root_partition: Annotated[int, Field(ge=1, le=128)] | None = None  # default: the last one
+
+    @field_validator("file", "deploy_kernel", "deploy_initrd", "cmdline")
+    @classmethod
+    def _boot_line(cls, v: str, info: ValidationInfo) -> str:
+        if info.field_name != "cmdline" and ".." in v.split("/"):
+            raise ValueError(f"{info.field_name} must stay inside the files folder")
+        return _boot_safe(v, info.field_name)
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("sha256 must be 64 lower-case hex digits")
+        return v
+
+    def is_url(self) -> bool:
+        return self.file.startswith(("http://", "https://"))
+
+
 class Inventory(_Strict):
     site: Site
     admin: Admin
@@ -529,6 +563,7 @@ class Inventory(_Strict):
     dhcp: Dhcp = Dhcp()
     ldap: Ldap | None = None
     cluster: Cluster = Cluster()
+    image: ImageSettings | None = None
 
     def node_by_mac(self, mac: str) -> Node | None:
         return self._mac_index().get(mac)
@@ -624,6 +659,7 @@ def parse_inventory(text: str, source: str = "<inventory>") -> LoadedInventory:
                                 inventory.profiles, lines))
     problems.extend(lan_problems(inventory, lines))
     problems.extend(cluster_problems(inventory, lines))
+    problems.extend(image_problems(inventory, lines))
     if any(p.severity == "error" for p in problems):
         raise InventoryError(source, problems)
     inventory = inventory.model_copy(update={"admin": inventory.admin.hashed()})
@@ -764,14 +800,14 @@ def lan_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[
     dhcp, subnet = inv.dhcp, inv.site.subnet
     if dhcp.server_ip is not None and dhcp.server_ip not in subnet:
         add(("dhcp", "server_ip"), f"{dhcp.server_ip} is outside the subnet {subnet}")
+    if inv.server_ip() is None:
+        add(("dhcp", "server_ip"), "dnsmasq needs seedbed's own address: give server_ip "
+            "(site.base_url names no IPv4 address)")
     if dhcp.mode == "proxy":
         if dhcp.range is not None:
             add(("dhcp", "range"), "a range is served only in full mode: in proxy mode the "
                 "router hands out addresses")
         return problems
-    if inv.server_ip() is None:
-        add(("dhcp", "server_ip"), "full mode needs seedbed's own address: give server_ip "
-            "(site.base_url names no IPv4 address)")
     if not inv.upstream_dns():
         add(("dhcp", "upstream_dns"), "full mode needs an upstream resolver other than seedbed")
     if dhcp.range is not None:
@@ -805,4 +841,17 @@ def cluster_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> l
         if first <= address <= last:
             problems.append(Problem(where[0], f"{first}-{last} includes {address} ({owner})",
                                     where[1]))
+    return problems
+
+
+def image_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Image installs need an image: section, and an image fetched by URL needs its sha256."""
+    lines = lines or {}
+    problems = [Problem(_dotted(("nodes", i, "install")), "install: image needs an image: "
+                        "section (the golden image and the deploy ramdisk)",
+                        _line_for(("nodes", i, "install"), lines))
+                for i, node in enumerate(inv.nodes) if node.install == "image" and inv.image is None]
+    if inv.image is not None and inv.image.is_url() and inv.image.sha256 is None:
+        problems.append(Problem("image.sha256", "an image served from a URL needs its sha256 here",
+                                _line_for(("image",), lines)))
     return problems

@@ -22,6 +22,7 @@ import yaml
 
 from .firewall import ufw_commands
 from .inventory import Inventory, Node
+from .lan.sssd import add_directory_logins
 from .resources import data_dir, data_file
 
 try:  # the C emitter is much faster; the output is the same
@@ -97,7 +98,16 @@ def meta_data(inv: Inventory, node: Node, install_id: int) -> dict[str, Any]:
     return {"instance-id": f"seedbed-{node.hostname}-{install_id}", "local-hostname": node.hostname}
 
 
-def first_boot_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, Any]:
+def admin_keys(inv: Inventory, service_key: str | None) -> list[str]:
+    """The admin's authorized_keys: the inventory's keys plus seedbed's own (RKE logs in with it)."""
+    keys = list(inv.admin.ssh_keys)
+    if service_key and service_key not in keys:
+        keys.append(service_key)
+    return keys
+
+
+def first_boot_config(inv: Inventory, node: Node, urls: SeedUrls,
+                      service_key: str | None = None) -> dict[str, Any]:
     admin = inv.admin
     config: dict[str, Any] = {
         "hostname": node.hostname,
@@ -113,7 +123,7 @@ def first_boot_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, A
             "shell": "/bin/bash",
             "lock_passwd": False,
             "hashed_passwd": admin.password_hash,
-            "ssh_authorized_keys": list(admin.ssh_keys),
+            "ssh_authorized_keys": admin_keys(inv, service_key),
         }],
         "disable_root": True,
         "ssh_pwauth": False,
@@ -122,6 +132,7 @@ def first_boot_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, A
     }
     if inv.site.ntp:
         config["ntp"] = {"enabled": True, "servers": list(inv.site.ntp)}
+    add_directory_logins(config, inv)
     return config
 
 
@@ -180,14 +191,15 @@ def provision_script(inv: Inventory, node: Node | None) -> str:
     return "".join(parts)
 
 
-def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, Any]:
+def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
+                       service_key: str | None = None) -> dict[str, Any]:
     """The `autoinstall:` mapping for the 20.04 installer."""
     config = copy.deepcopy(_autoinstall_base())
     config["network"] = _network(inv, node)
     config["storage"]["layout"]["match"] = node.disk.match()
     config["identity"] = {"hostname": node.hostname, "username": inv.admin.username,
                           "password": inv.admin.password_hash}
-    config["ssh"] = {"install-server": True, "authorized-keys": list(inv.admin.ssh_keys),
+    config["ssh"] = {"install-server": True, "authorized-keys": admin_keys(inv, service_key),
                      "allow-pw": False}
     if inv.site.apt.proxy:
         config["proxy"] = inv.site.apt.proxy
@@ -197,7 +209,7 @@ def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls) -> dict[str, 
     config["late-commands"] = _late_commands(urls)
     config["error-commands"] = _error_commands(urls)
     config["reporting"] = {"seedbed": {"type": "webhook", "endpoint": urls.report}}
-    config["user-data"] = first_boot_config(inv, node, urls)
+    config["user-data"] = first_boot_config(inv, node, urls, service_key)
     return config
 
 
@@ -237,10 +249,12 @@ def _error_commands(urls: SeedUrls) -> list[str]:
     ]
 
 
-def user_data(inv: Inventory, node: Node, urls: SeedUrls, method: str) -> str:
+def user_data(inv: Inventory, node: Node, urls: SeedUrls, method: str,
+              service_key: str | None = None) -> str:
+    """`service_key`: seedbed's own public key, authorized for the admin user (see admin_keys)."""
     if method == "autoinstall":
-        return cloud_config({"autoinstall": autoinstall_config(inv, node, urls)})
-    return cloud_config(first_boot_config(inv, node, urls))
+        return cloud_config({"autoinstall": autoinstall_config(inv, node, urls, service_key)})
+    return cloud_config(first_boot_config(inv, node, urls, service_key))
 
 
 def vendor_data() -> str:

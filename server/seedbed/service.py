@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .lifecycle import Lifecycle
 from .store import Store
@@ -23,6 +24,7 @@ class Settings:
     state_dir: Path
     files_dir: Path | None = None  # kernels, initrds, images; default STATE/files
     reload_seconds: float = 2.0
+    cluster: ClusterOptions = ClusterOptions()  # retries, back-off, time-outs of cluster jobs
 
     @property
     def artifacts(self) -> Path:
@@ -86,8 +88,34 @@ class Seedbed:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
+        self._listeners: list[Callable[[Inventory], None]] = []
         self.inventory_source = InventorySource(settings.inventory_path, inventory,
-                                                self.lifecycle.sync, settings.reload_seconds)
+                                                self._inventory_changed, settings.reload_seconds)
+        self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
+                                      settings.cluster)
+
+    def start(self) -> None:
+        """The long-running parts of `seedbed serve`: the SSH key pair and the cluster jobs."""
+        self.cluster.start()
+
+    def service_key(self) -> str | None:
+        """seedbed's public SSH key line, authorized on every node; None before the first start."""
+        key = self.cluster.service_key
+        return key.public if key else None
+
+    def node_ready(self, hostname: str) -> None:
+        """Hook after a ready callback (healthy or not): the cluster may need a run."""
+        self.cluster.node_ready(hostname)
+
+    def _inventory_changed(self, inventory: Inventory) -> None:
+        self.lifecycle.sync(inventory)
+        for listener in list(self._listeners):
+            listener(inventory)
+
+    def add_inventory_listener(self, listener: Callable[[Inventory], None]) -> None:
+        """Call `listener` with the current inventory now and with each new one it loads."""
+        self._listeners.append(listener)
+        listener(self.inventory)
 
     @property
     def inventory(self) -> Inventory:

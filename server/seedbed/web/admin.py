@@ -114,6 +114,42 @@ def accept(mac: str) -> Response:
     return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
 
 
+
+@bp.get("/cluster")
+@admin_required
+def cluster_status() -> Response:
+    """Who is in the cluster, what it waits for, and the recent jobs (without their logs)."""
+    return jsonify(seedbed().cluster.status())
+
+
+@bp.get("/cluster/jobs/<int:job_id>")
+@admin_required
+def cluster_job(job_id: int) -> Response:
+    job = seedbed().cluster.jobs.job(job_id)
+    if job is None:
+        return jsonify(error=f"no cluster job #{job_id}"), 404
+    return jsonify(job.summary() | {"log": job.log})
+
+
+@bp.post("/cluster/up")
+@admin_required
+def cluster_up() -> Response:
+    """Queue an `rke up` and the add-ons now, even if nothing changed."""
+    job_id = seedbed().cluster.request_up(f"api:{g.admin}")
+    return jsonify(job=job_id, status="queued"), 202
+
+
+@bp.get("/cluster/rancher-password")
+@admin_required
+def rancher_password() -> Response:
+    password = seedbed().cluster.rancher_password()
+    if password is None:
+        return jsonify(error="Rancher is disabled in the inventory"), 404
+    response = jsonify(bootstrap_password=password)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _int_arg(name: str, default: int) -> int:
     try:
         return max(0, min(int(request.args.get(name, default)), 10_000))

@@ -80,4 +80,5 @@ def ready(token: str) -> Response:
         service.lifecycle.ready(token, facts.model_dump(), problems)
     except Denied as exc:
         return denied(exc)
+    service.node_ready(install.hostname)
     return jsonify(status="unhealthy" if problems else "ready", problems=problems)

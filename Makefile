@@ -54,7 +54,6 @@ system-deps:
 
 lint: venv
 	$(VENV)/bin/ruff check server tests bench
-	$(VENV)/bin/ruff format --check server tests bench
 
 test: venv system-deps
 	$(VENV)/bin/ruff check server tests bench

@@ -1,0 +1,83 @@
+"""Field checks shared by the inventory sections: MACs, URLs, paths, boot-line safety."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+_MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
+
+
+
+
+DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+# Values that reach iPXE, GRUB or a kernel command line: those formats have no
+# quoting that survives every consumer, so unsafe characters are refused here.
+_BOOT_SAFE = re.compile(r"^[\x21-\x7e]+$")
+
+
+_ABS_PATH = re.compile(r"(/[A-Za-z0-9_.+@-]+)+")
+
+
+def normalize_mac(value: str) -> str:
+    """Return a MAC in lower-case colon form; accept colon, hyphen and bare-hex forms."""
+    raw = value.strip().lower()
+    if re.fullmatch(r"([0-9a-f]{2}[:-]){5}[0-9a-f]{2}", raw):
+        seps = {raw[i] for i in range(2, 17, 3)}
+        if len(seps) != 1:
+            raise ValueError(f"malformed MAC {value!r}: mixed separators")
+        raw = raw.replace(":", "").replace("-", "")
+    if not _MAC_HEX.fullmatch(raw):
+        raise ValueError(f"malformed MAC {value!r}: expected aa:bb:cc:dd:ee:ff")
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def boot_safe(value: str, what: str) -> str:
+    for token in value.split(" "):
+        if token and (not _BOOT_SAFE.fullmatch(token) or "${" in token or "'" in token):
+            raise ValueError(f"{what} contains characters unsafe on a boot command line: {token!r}")
+    if any(c in value for c in "\n\r\t"):
+        raise ValueError(f"{what} must be one line")
+    return value
+
+
+def http_url(value: str, what: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
+        raise ValueError(f"{what} must be an http:// or https:// URL without spaces")
+    return boot_safe(value, what)
+
+
+def no_controls(value: str, what: str) -> str:
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what} must be non-empty, on one line, without control characters")
+    return value
+
+
+def abs_path(value: str, what: str) -> str:
+    if not _ABS_PATH.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        raise ValueError(f"{what} {value!r} is not an absolute path of letters, digits and ._+@-")
+    return value
+
+
+def address_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """`a.b.c.d-e.f.g.h` or a CIDR, as (first, last); MetalLB accepts both forms."""
+    try:
+        if "/" in text:
+            net = ipaddress.IPv4Network(text, strict=True)
+            return net.network_address, net.broadcast_address
+        first, sep, last = text.partition("-")
+        start, end = ipaddress.IPv4Address(first.strip()), ipaddress.IPv4Address(last.strip())
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an address range such as 192.168.1.240-192.168.1.250 "
+                         f"or a CIDR: {exc}") from None
+    if not sep or start > end:
+        raise ValueError(f"{text!r}: give first-last with first <= last")
+    return start, end
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)

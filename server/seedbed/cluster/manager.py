@@ -39,6 +39,7 @@ class ClusterManager:
         self.jobs = Jobs(store, clock)
         self.engine: Engine = engine or RkeEngine()
         self._secrets: list[str] = []
+        self._key: ServiceKey | None = None
         self._reconciling = threading.Lock()
         self.paths.prepare()
         if self.paths.rancher_password.exists():  # masked in job logs
@@ -53,7 +54,8 @@ class ClusterManager:
 
     @property
     def service_key(self) -> ServiceKey | None:
-        return load_service_key(self.state_dir)
+        # Served in every user-data: after start() it is kept, not re-read from disk.
+        return self._key or load_service_key(self.state_dir)
 
     @property
     def key_path(self) -> Path:
@@ -61,7 +63,7 @@ class ClusterManager:
 
     def start(self) -> None:
         """At service start: the SSH key pair exists, the worker runs, missed work is queued."""
-        ensure_service_key(self.state_dir)
+        self._key = ensure_service_key(self.state_dir)
         interrupted = self.runner.recover_if_free()
         self.runner.start()
         if self.options.auto:

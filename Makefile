@@ -72,7 +72,7 @@ ISO ?= https://releases.ubuntu.com/20.04.6/ubuntu-20.04.6-live-server-amd64.iso
 ISO_CHECKSUM ?= sha256:b8f31413336b9393ad5d8ef0282717b2ab19f007df2e9ed5196c13d8f9153c8b
 ACCEL ?= tcg
 DEPLOY_KERNEL ?= linux-image-amd64
-DEBIAN_MIRROR ?= http://deb.debian.org/debian
+DEBIAN_MIRROR ?= # default: the first Debian mirror in this machine's apt sources
 
 image: venv
 	$(PY) -m seedbed.deploy.golden --inventory $(INVENTORY) --iso $(ISO) \
@@ -83,7 +83,7 @@ image: venv
 
 deploy-ramdisk: venv
 	$(PY) -m seedbed.deploy.ramdisk --out $(FILES)/deploy --cache build/cache \
-		--kernel-package $(DEPLOY_KERNEL) --mirror $(DEBIAN_MIRROR)
+		--kernel-package $(DEPLOY_KERNEL) $(if $(DEBIAN_MIRROR),--mirror $(DEBIAN_MIRROR))
 
 bench: venv
 	$(PY) bench/http_bench.py --machines 50 --rounds 10

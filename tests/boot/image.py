@@ -8,12 +8,10 @@ a minute; later runs reuse the cache entry keyed by package list + recipe.
 from __future__ import annotations
 
 import fcntl
-import glob
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,12 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seedbed.deploy.aptsources import debian_mirror as system_debian_mirror
+
 log = logging.getLogger(__name__)
 
 # Bump whenever the recipe below changes in a way that alters the image.
 RECIPE_VERSION = "4"
 SUITE = "bookworm"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DISK_SIZE = 2 * 1024**3  # sparse; leaves room for tests writing to the overlay
 BUILD_TIMEOUT = 30 * 60
 LOCK_TIMEOUT = BUILD_TIMEOUT + 60
@@ -101,19 +100,7 @@ def default_cache_root() -> Path:
 
 def debian_mirror() -> str:
     """The Debian mirror apt on this machine already uses (it is reachable)."""
-    if os.environ.get("SEEDBED_DEBIAN_MIRROR"):
-        return os.environ["SEEDBED_DEBIAN_MIRROR"]
-    files = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*"))]
-    for name in files:
-        if not name.endswith((".list", ".sources")):
-            continue
-        try:
-            text = Path(name).read_text()
-        except OSError:
-            continue
-        for url in re.findall(r"(https?://\S+/debian)/?(?:\s|$)", text):
-            return url
-    return DEFAULT_MIRROR
+    return os.environ.get("SEEDBED_DEBIAN_MIRROR") or system_debian_mirror()
 
 
 def cache_key(packages: tuple[str, ...] = PACKAGES) -> str:

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 from ..resources import data_dir
+from .aptsources import NoMirror, debian_mirror
 from .build import BuildError, cached, input_key, manifest, mmdebstrap, run, write_cpio
 
 RECIPE_VERSION = "1"
 DEFAULT_KERNEL = "linux-image-amd64"  # drivers for real NICs and disks; the tests use -cloud-
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 TOOLS = ("busybox", "udev", "kmod", "curl", "ca-certificates", "zstd", "pv", "jq", "fdisk",
          "e2fsprogs", "util-linux", "coreutils", "iproute2")
 # The files from packer/deploy/ and where they go in the ramdisk.
@@ -53,9 +53,10 @@ def _sources() -> dict[str, str]:
 
 
 def build_ramdisk(cache_root: Path, kernel_package: str = DEFAULT_KERNEL,
-                  mirror: str = DEFAULT_MIRROR) -> Path:
+                  mirror: str | None = None) -> Path:
     """The cached entry holding `vmlinuz` and `initrd.img` (built when its inputs changed)."""
     sources = _sources()
+    mirror = mirror or debian_mirror()
     key = input_key(RECIPE_VERSION, kernel_package, *TOOLS, *PRUNED_MODULES, *PRUNED_FILES,
                     _NO_INITRAMFS_HOOK[1],
                     *(f"{name}\n{text}" for name, text in sorted(sources.items())))
@@ -108,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to receive vmlinuz and initrd.img (e.g. FILES/deploy)")
     parser.add_argument("--cache", type=Path, default=Path("build/cache"))
     parser.add_argument("--kernel-package", default=DEFAULT_KERNEL)
-    parser.add_argument("--mirror", default=DEFAULT_MIRROR)
+    parser.add_argument("--mirror", default=None,
+                        help="Debian mirror URL (default: the first one in this machine's apt sources)")
     args = parser.parse_args(argv)
     try:
         entry = build_ramdisk(args.cache, args.kernel_package, args.mirror)
-    except (BuildError, subprocess.SubprocessError) as exc:
+    except (BuildError, NoMirror, subprocess.SubprocessError) as exc:
         print(f"deploy ramdisk: {exc}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)

@@ -209,7 +209,7 @@ def helm_repo(args: list[str]) -> int:
         name, url = positional[1:]
         if name in known and known[name] != url and not opts.get("--force-update"):
             raise Usage(f"repository name ({name}) already exists, please specify a different name")
-        if url not in recorded_index():
+        if url not in recorded_index() or url in control("helm").get("unreachable", []):
             record(entry | {"outcome": "fail"})
             print(f"Error: looks like {url!r} is not a valid chart repository or cannot be reached")
             return 1

@@ -40,7 +40,7 @@ def docker_ping(address: str, user: str, key: Path, *, port: int = 22, timeout: 
         finally:
             if child.poll() is None:
                 child.terminate()
-            _, err = child.communicate(timeout=5)
+            child.communicate(timeout=5)
 
 
 def _ping_through(child: subprocess.Popen[str], local: Path, timeout: float) -> str | None:

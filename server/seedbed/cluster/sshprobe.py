@@ -63,6 +63,8 @@ def _ping_through(child: subprocess.Popen[str], local: Path, timeout: float) -> 
                 reply += chunk
                 if len(reply) > 65536:
                     break
+    except ConnectionResetError:
+        pass  # sshd refused the channel: as if closed without an answer
     except OSError as exc:
         return f"the Docker socket did not answer through SSH: {exc}"
     status = reply.split(b"\r\n", 1)[0].decode("latin-1")

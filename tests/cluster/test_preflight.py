@@ -10,7 +10,7 @@ import pytest
 
 from seedbed import cli
 
-from .conftest import NODES, lab_inventory, wait_for
+from .conftest import NODES, healthy_facts, lab_inventory, wait_for
 from .test_cli import _args
 
 LATEST = "https://releases.rancher.com/server-charts/latest"
@@ -181,3 +181,12 @@ def test_a_job_whose_preflight_fails_records_it_and_never_runs_rke_up(serve, fak
     done = svc.wait_job(svc.admin("POST", "/api/v1/cluster/up").json()["job"])
     assert [c["outcome"] for c in fakes.calls("rke")] == ["ok"]
     assert "# preflight: ok   rke: " in svc.job(done["id"])["log"]
+
+
+@pytest.mark.parametrize("docker", ["27.3.1", "28.1.1"])
+def test_docker_releases_rke_accepts_for_1_30_pass_the_health_gate(in_process, docker: str) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(), auto=False)
+    node = NODES[1]
+    lab.ready(node, healthy_facts(node, docker={"version": docker, "default_runtime": "runc",
+                                                "runtimes": ["runc"]}))
+    assert lab.service.store.node(node["hostname"]).state == "ready"

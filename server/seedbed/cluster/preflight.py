@@ -165,23 +165,31 @@ def check_charts(pf: Preflight) -> list[Verdict]:
     except ToolMissing as exc:
         return [_missing("charts", exc)]
     pins = {c["release"]: c for c in data.versions()["charts"]}
-    return [_chart(pf, helm, rel, pins[rel.release].get("channels", [])) for rel in releases]
+    added = {rel.release: _add(pf, helm, f"seedbed-{rel.release}", rel.repo) for rel in releases}
+    names = [f"seedbed-{name}" for name, problem in added.items() if problem is None]
+    updated = _update(pf, helm, names) if names else None  # one index fetch round for all
+    return [_chart(pf, helm, rel, added[rel.release] or updated,
+                   pins[rel.release].get("channels", [])) for rel in releases]
 
 
-def _chart(pf: Preflight, helm: str, rel: addons.Release, channels: list[str]) -> Verdict:
+def _chart(pf: Preflight, helm: str, rel: addons.Release, problem: str | None,
+           channels: list[str]) -> Verdict:
     check = f"chart {rel.release}"
-    versions = _versions(pf, helm, f"seedbed-{rel.release}", rel.repo, rel.chart)
+    versions = problem or _search(pf, helm, f"seedbed-{rel.release}", rel.chart)
     if isinstance(versions, str):
         return Verdict(check, False, f"{rel.repo}: {versions}",
                        "check that seedbed's host reaches the repository (proxy, DNS)")
     if _same(rel.version, versions):
         return Verdict(check, True, f"{rel.chart} {rel.version} is in {rel.repo}")
     for i, channel in enumerate(channels, 1):
-        there = _versions(pf, helm, f"seedbed-{rel.release}-{i}", channel, rel.chart)
+        name = f"seedbed-{rel.release}-{i}"
+        there = _add(pf, helm, name, channel) or _update(pf, helm, [name]) or \
+            _search(pf, helm, name, rel.chart)
         if isinstance(there, list) and _same(rel.version, there):
             return Verdict(check, False, f"{rel.chart} {rel.version} is not in {rel.repo}; "
                            f"{channel} has it", f"set its repo to {channel} in rke/versions.yaml")
-    near = [v for v in versions if v.lstrip("v").split(".")[:2] == rel.version.lstrip("v").split(".")[:2]]
+    series = rel.version.lstrip("v").split(".")[:2]
+    near = [v for v in versions if v.lstrip("v").split(".")[:2] == series]
     return Verdict(check, False, f"{rel.chart} {rel.version} is in neither {rel.repo} nor "
                    f"{', '.join(channels) or 'another channel'}",
                    f"pin a version the repository has ({', '.join(near[:3]) or 'none of that minor'})")
@@ -191,12 +199,18 @@ def _same(version: str, versions: list[str]) -> bool:
     return version.lstrip("v") in {v.lstrip("v") for v in versions}
 
 
-def _versions(pf: Preflight, helm: str, name: str, url: str, chart: str) -> list[str] | str:
-    """The chart's versions in a repository (newest first), or why they could not be read."""
-    for argv in ([helm, "repo", "add", name, url, "--force-update"], [helm, "repo", "update", name]):
-        code, out = pf.command(argv)
-        if code != 0:
-            return f"`helm repo {argv[2]}` failed: {_last_line(out)}"
+def _add(pf: Preflight, helm: str, name: str, url: str) -> str | None:
+    code, out = pf.command([helm, "repo", "add", name, url, "--force-update"])
+    return None if code == 0 else f"`helm repo add` failed: {_last_line(out)}"
+
+
+def _update(pf: Preflight, helm: str, names: list[str]) -> str | None:
+    code, out = pf.command([helm, "repo", "update", *names])
+    return None if code == 0 else f"`helm repo update` failed: {_last_line(out)}"
+
+
+def _search(pf: Preflight, helm: str, name: str, chart: str) -> list[str] | str:
+    """The chart's versions in an added repository (newest first), or why they could not be read."""
     code, out = pf.command([helm, "search", "repo", f"{name}/{chart}", "--versions",
                             "--output", "json"])
     if code != 0:

@@ -174,7 +174,8 @@ def test_a_job_whose_preflight_fails_records_it_and_never_runs_rke_up(serve, fak
     assert f"# preflight: {verdict}" in log
     assert "network plugin" not in log  # a job stops at the first failing check
     assert fakes.calls("rke") == []  # no rke up
-    assert [c["argv"] for c in fakes.calls("rke", queries=True)] == [["--version"]]
+    assert [c["argv"] for c in fakes.calls("rke", queries=True)] == [
+        ["--version"], ["config", "--list-version", "--all"]]
     assert len(svc.jobs()) == 1, "a preflight failure is not retried: it needs an admin's fix"
 
     fakes.control()  # the admin installs the pinned rke, then asks again

@@ -115,11 +115,12 @@ def check_rke(pf: Preflight) -> list[Verdict]:
     wanted = _semver(pin)
     assert wanted is not None
     if found[:2] != wanted[:2] or found < wanted:
-        return [Verdict("rke", False, f"{rke} is v{'.'.join(map(str, found))}; seedbed is pinned "
-                        f"to {pin} (same minor, that patch or newer)",
-                        f"install rke {pin} or a newer v{wanted[0]}.{wanted[1]}.x "
-                        "from https://github.com/rancher/rke/releases")]
-    verdicts = [Verdict("rke", True, f"{rke} is v{'.'.join(map(str, found))} (pin {pin})")]
+        verdicts = [Verdict("rke", False, f"{rke} is v{'.'.join(map(str, found))}; seedbed is "
+                            f"pinned to {pin} (same minor, that patch or newer)",
+                            f"install rke {pin} or a newer v{wanted[0]}.{wanted[1]}.x "
+                            "from https://github.com/rancher/rke/releases")]
+    else:
+        verdicts = [Verdict("rke", True, f"{rke} is v{'.'.join(map(str, found))} (pin {pin})")]
     k8s = clusteryml.kubernetes_version(pf.inv)
     code, out = pf.command([rke, "config", "--list-version", "--all"])
     listed = [v for v in out.split() if re.fullmatch(r"v\d+\.\d+\.\d+\S*", v)] if code == 0 else []

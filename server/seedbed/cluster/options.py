@@ -40,6 +40,9 @@ class ClusterOptions:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
         options = cls(**values)  # type: ignore[arg-type]
+        from .preflight import known_checks  # preflight reaches the inventory; options need not
+
+        known_checks(options.preflight_skipped)
         if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
             raise ValueError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
         return options

@@ -75,9 +75,7 @@ Check = Callable[[Preflight], list[Verdict]]
 
 def run(pf: Preflight, *, skip: Sequence[str] = (), stop_at_failure: bool = False) -> list[Verdict]:
     """Run the checks in order, echoing each verdict as it comes; return them all."""
-    unknown = set(skip) - set(CHECKS)
-    if unknown:
-        raise ValueError(f"unknown preflight checks {sorted(unknown)}: known are {', '.join(CHECKS)}")
+    known_checks(skip)
     for name, check in CHECKS.items():
         found = ([Verdict(name, None, "skipped (SEEDBED_CLUSTER_PREFLIGHT_SKIP)")]
                  if name in skip else check(pf))
@@ -87,6 +85,13 @@ def run(pf: Preflight, *, skip: Sequence[str] = (), stop_at_failure: bool = Fals
         if stop_at_failure and any(v.ok is False for v in found):
             break
     return pf.verdicts
+
+
+def known_checks(names: Sequence[str]) -> None:
+    """Raise ValueError naming any check that does not exist (a typo would skip nothing)."""
+    unknown = set(names) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown preflight checks {sorted(unknown)}: known are {', '.join(CHECKS)}")
 
 
 def _missing(name: str, exc: ToolMissing) -> Verdict:

@@ -27,6 +27,7 @@ from support import ADMIN_KEY, seed_token
 from . import fake_tool
 
 VENV_BIN = Path(sys.executable).parent
+OFF_HOST = "dns,nfs,ssh"  # preflight checks that reach other hosts
 SEEDBED = VENV_BIN / "seedbed"
 
 NODES = [
@@ -77,15 +78,17 @@ class Fakes:
     bin: Path
     dir: Path
 
-    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
-        return fake_tool.calls(self.dir, tool)
+    def calls(self, tool: str | None = None, queries: bool = False) -> list[dict[str, Any]]:
+        return fake_tool.calls(self.dir, tool, queries)
 
     def control(self, **tools: dict[str, Any]) -> None:
         fake_tool.set_control(self.dir, **tools)
 
     def env(self) -> dict[str, str]:
+        # Preflight's network checks would send packets to the lab's addresses: only the
+        # tests that build those hosts in a network namespace run them.
         return {"PATH": f"{self.bin}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
-                "SEEDBED_FAKE_DIR": str(self.dir)}
+                "SEEDBED_FAKE_DIR": str(self.dir), "SEEDBED_CLUSTER_PREFLIGHT_SKIP": OFF_HOST}
 
 
 @pytest.fixture
@@ -298,7 +301,8 @@ def in_process(tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
         inventory.write_text(yaml.safe_dump(data, sort_keys=False))
         settings = Settings(inventory, tmp_path / "state", reload_seconds=0,
                             cluster=ClusterOptions(**{"backoff_seconds": 0.0, "poll_seconds": 0.01,
-                                                      "webhook_timeout": 5.0, **options}))
+                                                      "webhook_timeout": 5.0,
+                                                      "preflight_skip": OFF_HOST, **options}))
         service = Seedbed(settings)
         ensure_service_key(settings.state_dir)
         return InProcess(service, create_app(service).test_client())

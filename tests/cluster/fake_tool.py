@@ -2,7 +2,9 @@
 
 Each call is appended to $SEEDBED_FAKE_DIR/calls.jsonl with its argv, working
 folder, pid and the files it was given. $SEEDBED_FAKE_DIR/control.json tells a
-tool to fail (the first N calls, optionally only for one release) or to hang.
+tool to fail (the first N calls, optionally only for one release) or to hang,
+rke which version it is and which Kubernetes versions it lists, helm which
+recorded versions to drop from its index (helm_index.yaml).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ sys.path.insert(0, str(HERE))
 import rke_fields  # noqa: E402
 
 HANG_LIMIT = 120  # a hanging fake exits on its own after this, if nobody stops it
+RKE_VERSION = "v1.8.5"
+# What `rke config --list-version --all` prints (rancher/kontainer-driver-metadata, v1.8 series).
+RKE_K8S_VERSIONS = ["v1.28.15-rancher1-1", "v1.29.15-rancher1-1", "v1.30.13-rancher1-1",
+                    "v1.30.14-rancher1-1", "v1.31.9-rancher1-1", "v1.32.5-rancher1-1"]
 
 
 class Usage(Exception):
@@ -99,10 +105,22 @@ def should_fail(tool: str, key: str) -> bool:
 # -- rke ----------------------------------------------------------------------
 
 def rke(args: list[str]) -> int:
+    rule = control("rke")
+    if args == ["--version"]:
+        record({"tool": "rke", "argv": args, "files": {}, "outcome": "ok", "query": True})
+        print(f"rke version {rule.get('version', RKE_VERSION)}")
+        return 0
+    if args[:1] == ["config"]:
+        _, opts = options(args[1:], {"--list-version", "--all"}, set())
+        if set(opts) != {"--list-version", "--all"}:
+            raise Usage(f"fake rke config knows only --list-version --all, got {args}")
+        record({"tool": "rke", "argv": args, "files": {}, "outcome": "ok", "query": True})
+        print("\n".join(rule.get("k8s_versions", RKE_K8S_VERSIONS)))
+        return 0
     positional, opts = options(args, {"--ignore-docker-version", "--update-only",
                                       "--disable-port-check"}, {"--config"})
     if positional != ["up"]:
-        raise Usage(f"fake rke knows only `up`, got {positional}")
+        raise Usage(f"fake rke knows only `up`, `--version` and `config`, got {positional}")
     config = Path(opts.get("--config", "cluster.yml"))
     text = config.read_text()
     doc = yaml.safe_load(text)
@@ -162,7 +180,85 @@ def write_state(path: Path, doc: dict[str, Any], run: int) -> None:
 
 # -- helm ---------------------------------------------------------------------
 
+def helm_homes() -> dict[str, Path]:
+    """seedbed must give helm its own folders: the fake refuses to fall back to ~/.config."""
+    homes = {}
+    for name in ("HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME"):
+        if not os.environ.get(name):
+            raise Usage(f"{name} is not set")
+        homes[name] = Path(os.environ[name])
+    return homes
+
+
+def recorded_index() -> dict[str, dict[str, list[str]]]:
+    index = yaml.safe_load((HERE / "helm_index.yaml").read_text())
+    for url, chart, version in control("helm").get("drop", []):
+        index[url][chart] = [v for v in index[url][chart] if str(v) != version]
+    return index
+
+
+def helm_repo(args: list[str]) -> int:
+    """`repo add NAME URL [--force-update]`, `repo update NAME...`: offline, from the recorded index."""
+    positional, opts = options(args, {"--force-update"}, set())
+    homes = helm_homes()
+    repos_file = homes["HELM_CONFIG_HOME"] / "repositories.yaml"
+    repos = yaml.safe_load(repos_file.read_text()) if repos_file.exists() else {"repositories": []}
+    known = {r["name"]: r["url"] for r in repos["repositories"]}
+    entry = {"tool": "helm", "argv": ["repo", *args], "files": {}, "release": None, "query": True}
+    if positional[:1] == ["add"] and len(positional) == 3:
+        name, url = positional[1:]
+        if name in known and known[name] != url and not opts.get("--force-update"):
+            raise Usage(f"repository name ({name}) already exists, please specify a different name")
+        if url not in recorded_index() or url in control("helm").get("unreachable", []):
+            record(entry | {"outcome": "fail"})
+            print(f"Error: looks like {url!r} is not a valid chart repository or cannot be reached")
+            return 1
+        known[name] = url
+        repos_file.parent.mkdir(parents=True, exist_ok=True)
+        repos_file.write_text(yaml.safe_dump({"repositories": [
+            {"name": n, "url": u} for n, u in known.items()]}))
+        record(entry | {"outcome": "ok"})
+        print(f'"{name}" has been added to your repositories')
+        return 0
+    if positional[:1] == ["update"] and len(positional) >= 2:
+        cache = homes["HELM_CACHE_HOME"] / "repository"
+        cache.mkdir(parents=True, exist_ok=True)
+        for name in positional[1:]:
+            if name not in known:
+                raise Usage(f"no repositories found matching '{name}'. Nothing will be updated")
+            (cache / f"{name}-index.yaml").write_text(yaml.safe_dump(recorded_index()[known[name]]))
+            print(f'...Successfully got an update from the "{name}" chart repository')
+        record(entry | {"outcome": "ok"})
+        return 0
+    raise Usage(f"fake helm knows only `repo add NAME URL` and `repo update NAME...`, got {args}")
+
+
+def helm_search(args: list[str]) -> int:
+    """`search repo REPO/CHART --versions --output json`, from the index `repo update` cached."""
+    positional, opts = options(args, {"--versions"}, {"--output"})
+    if len(positional) != 2 or positional[0] != "repo" or "/" not in positional[1]:
+        raise Usage(f"fake helm search needs `repo REPO/CHART`, got {args}")
+    if not opts.get("--versions") or opts.get("--output") != "json":
+        raise Usage("fake helm search needs --versions --output json")
+    name, chart = positional[1].split("/", 1)
+    cached = helm_homes()["HELM_CACHE_HOME"] / "repository" / f"{name}-index.yaml"
+    if not cached.exists():
+        raise Usage(f"no repository {name} in the cache: run `helm repo update {name}` first")
+    index = yaml.safe_load(cached.read_text())
+    found = [{"name": f"{name}/{c}", "version": str(v), "app_version": str(v),
+              "description": "(fake)"} for c, versions in index.items() if c.startswith(chart)
+             for v in versions]
+    record({"tool": "helm", "argv": ["search", *args], "files": {}, "release": None,
+            "outcome": "ok", "query": True})
+    print(json.dumps(found))
+    return 0
+
+
 def helm(args: list[str]) -> int:
+    if args[:1] == ["repo"]:
+        return helm_repo(args[1:])
+    if args[:1] == ["search"]:
+        return helm_search(args[1:])
     positional, opts = options(args, {"--install", "--create-namespace", "--wait"},
                                {"--repo", "--version", "--namespace", "--timeout", "--values"})
     if positional[:1] != ["upgrade"] or not opts.get("--install") or len(positional) != 3:
@@ -236,12 +332,14 @@ def install(bin_dir: Path) -> None:
         script.chmod(0o755)
 
 
-def calls(directory: Path, tool: str | None = None) -> list[dict[str, Any]]:
+def calls(directory: Path, tool: str | None = None, queries: bool = False) -> list[dict[str, Any]]:
+    """The calls made, in order; preflight's queries (versions, repositories) only if asked."""
     path = directory / "calls.jsonl"
     if not path.exists():
         return []
     found = [json.loads(line) for line in path.read_text().splitlines()]
-    return [c for c in found if tool is None or c["tool"] == tool]
+    return [c for c in found if (tool is None or c["tool"] == tool)
+            and (queries or not c.get("query"))]
 
 
 def set_control(directory: Path, **tools: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ SERVICES = {
 NETWORK = {
     "plugin", "options", "mtu", "calico_network_provider", "canal_network_provider",
     "flannel_network_provider", "weave_network_provider", "aci_network_provider",
-    "node_selector", "update_strategy", "tolerations", "enable_br_netfilter",
+    "node_selector", "update_strategy", "tolerations",
 }
 AUTHENTICATION = {"strategy", "sans", "webhook"}
 INGRESS = {

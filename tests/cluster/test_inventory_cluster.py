@@ -60,3 +60,23 @@ def test_a_cidr_pool_is_accepted_as_a_range() -> None:
 def test_bad_cluster_settings_are_named(cluster: dict[str, Any], expected: str) -> None:
     found = problems(cluster)
     assert any(p.startswith(expected) for p in found), found
+
+
+def test_weave_is_refused_from_kubernetes_1_30_with_its_line() -> None:
+    text = yaml.safe_dump(inventory_data(cluster={"network_plugin": "weave"}), sort_keys=False)
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text)
+    (problem,) = caught.value.problems
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "network_plugin" in ln)
+    assert (problem.path, problem.line) == ("cluster.network_plugin", line)
+    assert problem.message == ("rke refuses weave for Kubernetes >= 1.30 (v1.30.14-rancher1-1 "
+                               "here): use one of canal, calico, flannel, none")
+    older = parse_inventory(yaml.safe_dump(inventory_data(cluster={
+        "network_plugin": "weave", "kubernetes_version": "v1.29.15-rancher1-1"}))).inventory
+    assert older.cluster.network_plugin == "weave"
+
+
+def test_an_unknown_network_plugin_is_refused() -> None:
+    assert problems({"network_plugin": "cilium"}) == [
+        "cluster.network_plugin: 'cilium' is not a network plugin rke supports: use one of "
+        "canal, calico, flannel, weave, none"]

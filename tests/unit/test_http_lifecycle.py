@@ -162,7 +162,7 @@ def test_ready_with_healthy_facts(client, service) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("change,reason", [
     ({"gpus": []}, "0 GPU(s) seen by nvidia-smi, 2 expected"),
     ({"docker": {"version": "24.0.9", "default_runtime": "runc"}}, "GPU nodes need 'nvidia'"),
-    ({"docker": {"version": "28.1.1", "default_runtime": "nvidia"}}, "not a version RKE accepts"),
+    ({"docker": {"version": "28.2.2", "default_runtime": "nvidia"}}, "not a version RKE accepts"),
     ({"swap_kib": 2048}, "swap is on"),
     ({"sshd": {"permitrootlogin": "no", "passwordauthentication": "yes",
                "allowtcpforwarding": "yes"}}, "passwordauthentication is yes"),

@@ -67,7 +67,7 @@ def _release(inv: Inventory, members: Sequence[Node], chart: dict[str, Any]) -> 
     elif name == "rancher":
         settings = inv.cluster.rancher
         workers = sum("worker" in n.roles for n in members)
-        values["hostname"] = settings.hostname or f"rancher.{inv.site.domain}"
+        values["hostname"] = rancher_hostname(inv)
         values["replicas"] = max(1, min(settings.replicas, workers))
         extra = {"needs_password": True}
     elif name == "nfs-subdir-external-provisioner":
@@ -77,6 +77,11 @@ def _release(inv: Inventory, members: Sequence[Node], chart: dict[str, Any]) -> 
     return Release(release=name, chart=chart["chart"], repo=chart["repo"],
                    version=str(chart["version"]), namespace=chart["namespace"], values=values,
                    **extra)
+
+
+def rancher_hostname(inv: Inventory) -> str:
+    """The name Rancher serves and its agents connect to."""
+    return inv.cluster.rancher.hostname or f"rancher.{inv.site.domain}"
 
 
 def metallb_manifests(inv: Inventory) -> list[dict[str, Any]]:

@@ -148,7 +148,6 @@ class RkeNetwork(_Rke):
     node_selector: dict[str, str] = {}
     update_strategy: dict[str, Any] | None = None
     tolerations: list[dict[str, Any]] = []
-    enable_br_netfilter: bool | None = None
 
 
 class RkeAuthentication(_Rke):

@@ -1,4 +1,5 @@
-"""The cluster parts of the `seedbed` command: `cluster status|up|password|log`, `render cluster-yml`."""
+"""The cluster parts of the `seedbed` command: `cluster status|up|preflight|password|log`,
+`render cluster-yml`."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from . import clusteryml
 from .clusteryml import ClusterYmlError
 
 RENDER_KIND = "cluster-yml"
-ACTIONS = ("status", "up", "password", "log")
+ACTIONS = ("status", "up", "preflight", "password", "log")
 
 
 def add_parser(sub: Any, with_state: Callable[[argparse.ArgumentParser], None],
                run: Callable[[argparse.Namespace], int]) -> None:
     help_text = ("the Kubernetes cluster: status (members, last job), up (run rke up and the "
-                 "add-ons now, here), password (Rancher's bootstrap password), log [JOB]")
+                 "add-ons now, here), preflight (check tools, pins, DNS, NFS, SSH before rke up), "
+                 "password (Rancher's bootstrap password), log [JOB]")
     p = sub.add_parser("cluster", help=help_text, description=help_text)
     p.set_defaults(run=run)
     with_state(p)
@@ -35,6 +37,8 @@ def run(service: Seedbed, args: argparse.Namespace) -> int:
         status = cluster.status()
         print(json.dumps(status, indent=2) if args.json else status_text(status))
         return 0
+    if args.action == "preflight":
+        return preflight(service)
     if args.action == "password":
         password = cluster.rancher_password()
         if password is None:
@@ -56,6 +60,16 @@ def run(service: Seedbed, args: argparse.Namespace) -> int:
         return 1
     print(f"\ncluster job #{job.id} {job.state}: {job.outcome}")
     return 0 if job.state == "succeeded" else 1
+
+
+def preflight(service: Seedbed) -> int:
+    """Print every check's verdict as it comes; exit 1 if any failed."""
+    verdicts = service.cluster.preflight(lambda line: print(line, flush=True))
+    counts = {label: sum(v.ok is value for v in verdicts)
+              for label, value in (("ok", True), ("failed", False), ("skipped", None))}
+    print(f"\npreflight: {len(verdicts)} checks, "
+          + ", ".join(f"{n} {label}" for label, n in counts.items()))
+    return 1 if counts["failed"] else 0
 
 
 def render_cluster_yml(service: Seedbed, ready_only: bool) -> tuple[str, list[str]]:

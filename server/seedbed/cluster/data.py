@@ -36,3 +36,22 @@ def chart_values(release: str) -> dict[str, Any]:
 
 def metallb_pool() -> list[dict[str, Any]]:
     return _load_all("metallb-pool.yaml")
+
+
+def minor(version: str) -> tuple[int, int]:
+    """(major, minor) of a version such as v1.30.14-rancher1-1 or 1.30."""
+    major, minor_part = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor_part)
+
+
+def network_plugin_problem(plugin: str, kubernetes_version: str) -> str | None:
+    """Why rke would refuse this plugin for this Kubernetes version, or None (rke/versions.yaml)."""
+    table = versions()["network_plugins"]
+    usable = [name for name, limits in table.items()
+              if "below" not in (limits or {}) or minor(kubernetes_version) < minor(str(limits["below"]))]
+    if plugin not in table:
+        return f"{plugin!r} is not a network plugin rke supports: use one of {', '.join(table)}"
+    if plugin not in usable:
+        return (f"rke refuses {plugin} for Kubernetes >= {table[plugin]['below']} "
+                f"({kubernetes_version} here): use one of {', '.join(usable)}")
+    return None

@@ -12,13 +12,13 @@ from typing import Any
 
 from ..inventory import Inventory
 from ..store import Store
-from . import addons, clusteryml
+from . import addons, clusteryml, preflight
 from .clusteryml import ClusterYmlError
 from .context import JobContext
 from .engine import Engine, RkeEngine, update_only_allowed
 from .jobs import Job, JobFailed, JobLog, JobRunner, Jobs
 from .options import ClusterOptions
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, membership
 from .proc import CommandFailed, Started
 from .sshkey import ServiceKey, ensure_service_key, key_dir, load_service_key
 from .state import ClusterPaths, backups, copy_kubeconfig, password_source, rancher_password
@@ -151,6 +151,7 @@ class ClusterManager:
             on_start=lambda s: self._child_started(job.id, s),
             on_stage=lambda stage: self.jobs.update(job.id, stage=stage))
         inv = self.inventory()
+        self._preflight(inv, ctx)
         plan = self._job_plan(inv, ctx)
         last_success = self.jobs.where("state = 'succeeded' AND digest IS NOT NULL")
         if not job.force and last_success is not None and last_success.digest == plan.digest:
@@ -171,6 +172,27 @@ class ClusterManager:
         flag = " --update-only" if update_only else ""
         return (f"{len(plan.membership.members)} nodes ({names}); rke up{flag}; "
                 f"add-ons: {', '.join(done) or 'none'}")
+
+    def preflight(self, echo: Callable[[str], None], *, inv: Inventory | None = None,
+                  stop_at_failure: bool = False,
+                  env: dict[str, str] | None = None) -> list[preflight.Verdict]:
+        """Run the preflight checks on the inventory; SSH reaches the ready, healthy nodes."""
+        inv = inv or self.inventory()
+        self.paths.prepare()
+        found = membership(inv, {row.hostname: row for row in self.store.nodes()})
+        checks = preflight.Preflight(inv, self.paths, env or self._child_env(), self.key_path,
+                                     found.nodes, found.waiting + found.left_out, echo)
+        return preflight.run(checks, skip=self.options.preflight_skipped,
+                             stop_at_failure=stop_at_failure)
+
+    def _preflight(self, inv: Inventory, ctx: JobContext) -> None:
+        # The first stage of every job: a setup known to fail never reaches rke up.
+        ctx.stage("preflight")
+        verdicts = self.preflight(lambda line: ctx.note(f"preflight: {line}"), inv=inv,
+                                  stop_at_failure=True, env=ctx.env)
+        failed = [v for v in verdicts if v.ok is False]
+        if failed:
+            raise JobFailed("preflight", failed[0].line(), retry=False)
 
     def _job_plan(self, inv: Inventory, ctx: JobContext) -> Plan:
         ctx.stage("render cluster.yml")
@@ -289,7 +311,7 @@ class ClusterManager:
             "kubeconfig": str(self.paths.kubeconfig) if self.paths.kubeconfig.exists() else None,
             "kubeconfig_copy": inv.cluster.kubeconfig,
             "rkestate_backups": [p.name for p in backups(self.paths)],
-            "rancher": {"url": f"https://{rancher.hostname or 'rancher.' + inv.site.domain}",
+            "rancher": {"url": f"https://{addons.rancher_hostname(inv)}",
                         "bootstrap_password": password_source(inv, self.paths)}
             if rancher.enabled else None,
             "service_key": key.public if key else None,

@@ -16,10 +16,15 @@ class ClusterOptions:
     helm_timeout: float = 900.0  # passed to helm --timeout; the process gets a minute more
     webhook_timeout: float = 300.0  # MetalLB's webhook must accept the pool within this
     poll_seconds: float = 5.0  # between tries while waiting for a webhook
+    preflight_skip: str = ""  # comma-separated preflight checks not to run (e.g. "dns,ssh")
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based)."""
         return min(self.backoff_seconds * 2 ** (attempt - 1), self.backoff_max_seconds)
+
+    @property
+    def preflight_skipped(self) -> list[str]:
+        return [name.strip() for name in self.preflight_skip.split(",") if name.strip()]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ClusterOptions:
@@ -35,6 +40,9 @@ class ClusterOptions:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
         options = cls(**values)  # type: ignore[arg-type]
+        from .preflight import known_checks  # preflight reaches the inventory; options need not
+
+        known_checks(options.preflight_skipped)
         if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
             raise ValueError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
         return options
@@ -47,6 +55,8 @@ def _parse(kind: object, raw: str) -> object:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(raw)
+    if kind in (str, "str"):
+        return raw
     if kind in (int, "int"):
         return int(raw)
     return float(raw)

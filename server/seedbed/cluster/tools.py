@@ -24,6 +24,7 @@ class ToolMissing(Exception):
     def __init__(self, name: str, detail: str):
         super().__init__(f"{name} not found ({detail}): {INSTALL_HINTS[name]}")
         self.name = name
+        self.detail = detail
 
 
 def find_tool(name: str, tools: ClusterTools, path: str | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
@@ -72,7 +72,7 @@ class Cluster(Strict):
     """How seedbed assembles the Kubernetes cluster; every key has a default."""
 
     kubernetes_version: str | None = None  # default: rke/versions.yaml
-    network_plugin: Literal["canal", "calico", "flannel", "weave", "none"] = "canal"
+    network_plugin: str = "canal"  # checked against rke/versions.yaml (rules.cluster_problems)
     load_balancer: str | None = None  # MetalLB pool: first-last address, or a CIDR
     rancher: RancherSettings = RancherSettings()
     nfs: NfsExport | None = None

@@ -133,8 +133,22 @@ def lan_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[
 
 
 def cluster_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
-    """The load-balancer pool must sit inside the site subnet and miss every fixed address."""
+    """A network plugin rke takes for that Kubernetes version; a load-balancer pool inside
+    the site subnet that misses every fixed address."""
     lines = lines or {}
+    return _plugin_problems(inv, lines) + _pool_problems(inv, lines)
+
+
+def _plugin_problems(inv: Inventory, lines: dict[tuple, int]) -> list[Problem]:
+    from ..cluster import clusteryml, data  # the cluster package imports the inventory
+
+    problem = data.network_plugin_problem(inv.cluster.network_plugin,
+                                          clusteryml.kubernetes_version(inv))
+    path = ("cluster", "network_plugin")
+    return [] if problem is None else [Problem(dotted(path), problem, line_for(path, lines))]
+
+
+def _pool_problems(inv: Inventory, lines: dict[tuple, int]) -> list[Problem]:
     span = inv.cluster.load_balancer_range()
     if span is None:
         return []

@@ -23,7 +23,7 @@ def create_app(seedbed: Seedbed) -> Flask:
     from . import admin, boot, callbacks, contract, errors, files, seeds, status
     from .strict_json import StrictJSONProvider
 
-    app = Flask("seedbed")
+    app = Flask("seedbed", static_folder=None)  # no /static route: every route is ours
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.json = StrictJSONProvider(app)
     # No redirects: werkzeug builds them from the Host header (a LAN peer's choice).

@@ -33,6 +33,7 @@ from .models import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
+SQLITE_MAX_INT = 2**63 - 1  # ids beyond it cannot exist (and would not bind)
 
 
 def admin_operation(**contract: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -83,8 +84,8 @@ def show_node(hostname: str) -> Response:
 @admin_operation(answers={200: EventList}, query=EventsQuery)
 def node_events(hostname: str) -> Response:
     """A node's events, oldest first."""
-    events = seedbed().store.events(hostname, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
+    events = seedbed().store.events(hostname, limit=_int_arg("limit", 200, 10_000),
+                                    after_id=_int_arg("after", 0, SQLITE_MAX_INT))
     return jsonify(events=views.event_dicts(events))
 
 
@@ -92,8 +93,8 @@ def node_events(hostname: str) -> Response:
 @admin_operation(answers={200: EventList}, query=EventsQuery)
 def all_events() -> Response:
     """Every event, oldest first."""
-    events = seedbed().store.events(None, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
+    events = seedbed().store.events(None, limit=_int_arg("limit", 200, 10_000),
+                                    after_id=_int_arg("after", 0, SQLITE_MAX_INT))
     return jsonify(events=views.event_dicts(events))
 
 
@@ -146,7 +147,7 @@ def cluster_status() -> Response:
     return jsonify(seedbed().cluster.status())
 
 
-@bp.get("/cluster/jobs/<int:job_id>")
+@bp.get(f"/cluster/jobs/<int(max={SQLITE_MAX_INT}):job_id>")
 @admin_operation(answers={200: ClusterJob, 404: ErrorAnswer})
 def cluster_job(job_id: int) -> Response:
     """One cluster job with its log."""
@@ -176,8 +177,8 @@ def rancher_password() -> Response:
     return response
 
 
-def _int_arg(name: str, default: int) -> int:
+def _int_arg(name: str, default: int, most: int) -> int:
     try:
-        return max(0, min(int(request.args.get(name, default)), 10_000))
+        return max(0, min(int(request.args.get(name, default)), most))
     except ValueError:
         return default

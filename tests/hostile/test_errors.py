@@ -91,9 +91,15 @@ def test_non_finite_numbers_are_refused_and_nothing_is_stored(client, service, a
         strict_loads(client.get(path, headers=admin_headers).data)
 
 
-def test_the_service_never_emits_nan(client) -> None:  # noqa: ANN001
+def test_the_service_never_emits_nan(client, service, admin_headers) -> None:  # noqa: ANN001
     with pytest.raises(ValueError):
         client.application.json.dumps({"x": float("nan")})
+    # A store written before this check (NaN kept as a bare word) still reads as valid JSON.
+    with service.store.transaction() as db:
+        service.store.add_event(db, 1.0, "install", "old", hostname="gpu01",
+                                data={"timestamp": float("nan"), "load": float("inf")})
+    events = strict_loads(client.get("/api/v1/events", headers=admin_headers).data)["events"]
+    assert events[-1]["data"] == {"timestamp": None, "load": None}
 
 
 def test_lone_surrogates_are_refused(client, admin_headers) -> None:  # noqa: ANN001

@@ -16,6 +16,8 @@ from . import seedbed
 from .contract import operation
 from .errors import error_response
 from .models import (
+    MAC_PATTERN,
+    SQLITE_MAX_INT,
     AcceptAnswer,
     AcceptBody,
     ClusterJob,
@@ -33,7 +35,6 @@ from .models import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
-SQLITE_MAX_INT = 2**63 - 1  # ids beyond it cannot exist (and would not bind)
 
 
 def admin_operation(**contract: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -82,19 +83,17 @@ def show_node(hostname: str) -> Response:
 
 @bp.get("/nodes/<hostname>/events")
 @admin_operation(answers={200: EventList}, query=EventsQuery)
-def node_events(hostname: str) -> Response:
-    """A node's events, oldest first."""
-    events = seedbed().store.events(hostname, limit=_int_arg("limit", 200, 10_000),
-                                    after_id=_int_arg("after", 0, SQLITE_MAX_INT))
+def node_events(hostname: str, query: EventsQuery) -> Response:
+    """A node's events, oldest first (`limit` of them, with ids after `after`)."""
+    events = seedbed().store.events(hostname, limit=query.limit, after_id=query.after)
     return jsonify(events=views.event_dicts(events))
 
 
 @bp.get("/events")
 @admin_operation(answers={200: EventList}, query=EventsQuery)
-def all_events() -> Response:
-    """Every event, oldest first."""
-    events = seedbed().store.events(None, limit=_int_arg("limit", 200, 10_000),
-                                    after_id=_int_arg("after", 0, SQLITE_MAX_INT))
+def all_events(query: EventsQuery) -> Response:
+    """Every event, oldest first (`limit` of them, with ids after `after`)."""
+    events = seedbed().store.events(None, limit=query.limit, after_id=query.after)
     return jsonify(events=views.event_dicts(events))
 
 
@@ -118,7 +117,7 @@ def discovered() -> Response:
 
 
 @bp.post("/discovered/<mac>/accept")
-@admin_operation(body=AcceptBody, answers={201: AcceptAnswer, 404: ErrorAnswer})
+@admin_operation(body=AcceptBody, answers={201: AcceptAnswer, 404: ErrorAnswer}, path={"mac": MAC_PATTERN})
 def accept(mac: str, body: AcceptBody) -> Response:
     """Add a discovered machine to the inventory file as a new (armed) node."""
     service = seedbed()
@@ -175,10 +174,3 @@ def rancher_password() -> Response:
     response = jsonify(bootstrap_password=password)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _int_arg(name: str, default: int, most: int) -> int:
-    try:
-        return max(0, min(int(request.args.get(name, default)), most))
-    except ValueError:
-        return default

@@ -45,15 +45,24 @@ api = SpecTree(
 )
 
 
-class InvalidBody(Exception):
-    """A well-formed JSON body that does not fit the operation's model (answered 422)."""
+class InvalidInput(Exception):
+    """A query (400) or a well-formed JSON body (422) that does not fit the operation's model."""
 
-    def __init__(self, model: type[BaseModel], error: ValidationError):
+    def __init__(self, model: type[BaseModel], error: ValidationError, status: int):
         details = error.errors(include_url=False, include_input=False, include_context=False)
         where = "; ".join(f"{'.'.join(map(str, d['loc'])) or 'body'}: {d['msg']}" for d in details[:5])
         super().__init__(f"invalid {model.__name__}: {where}")
         self.message = str(self)
+        self.status = status
         self.details = [{"loc": list(d["loc"]), "msg": d["msg"], "type": d["type"]} for d in details]
+
+
+def query_args(model: type[BaseModel]) -> BaseModel:
+    """The query string as `model` (the first value of a repeated name)."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise InvalidInput(model, exc, 400) from None
 
 
 def json_body(model: type[BaseModel], required: bool) -> BaseModel:
@@ -71,22 +80,28 @@ def json_body(model: type[BaseModel], required: bool) -> BaseModel:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise InvalidBody(model, exc) from None
+        raise InvalidInput(model, exc, 422) from None
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def operation(*, answers: dict[int, type[BaseModel] | None], media: dict[int, Iterable[str]] | None = None,
               body: type[BaseModel] | None = None, body_required: bool = True, text_body: bool = False,
-              query: type[BaseModel] | None = None, admin: bool = False,
-              tags: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              query: type[BaseModel] | None = None, path: dict[str, str] | None = None,
+              admin: bool = False, tags: Iterable[str] = ()) -> Decorator:
     """Declare a view's contract.
 
     answers: status → JSON model (None: no JSON body, then `media` names its media types).
     body: the JSON body model; the view receives it as `body=` (None when `text_body`
-    allows a text/plain body and one came). query: documented query parameters.
+    allows a text/plain body and one came). query: the query model, received as `query=`.
+    path: regular expressions of path parameters, for the document (the view checks them).
     """
     declared = dict(answers)
     if body is not None:
         declared |= {400: ErrorAnswer, 413: ErrorAnswer, 415: ErrorAnswer, 422: ErrorAnswer}
+    if query is not None:
+        declared[400] = ErrorAnswer
     if admin:
         declared[401] = ErrorAnswer
     spec_answers = Answers(**{f"HTTP_{code}": model for code, model in declared.items()})
@@ -96,6 +111,8 @@ def operation(*, answers: dict[int, type[BaseModel] | None], media: dict[int, It
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def served(*args: Any, **kwargs: Any) -> Any:
+            if query is not None:
+                kwargs["query"] = query_args(query)
             if body is not None:
                 text = text_body and request.get_data(cache=True) and not request.is_json
                 kwargs["body"] = None if text else json_body(body, body_required)
@@ -108,6 +125,7 @@ def operation(*, answers: dict[int, type[BaseModel] | None], media: dict[int, It
         served.contract_codes = set(declared)
         served.contract_text_body = text_body
         served.contract_body_required = body_required
+        served.contract_path = dict(path or {})
         return served
 
     return decorate
@@ -145,6 +163,9 @@ def _complete(app: Flask, document: dict[str, Any]) -> None:
                 schema = {"type": "string"} if code < 300 else {}
                 responses[str(code)]["content"] = {t: {"schema": {} if t == "application/json" else schema}
                                                    for t in types}
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] in view.contract_path:
+                    parameter["schema"]["pattern"] = view.contract_path[parameter["name"]]
             if "requestBody" in op:
                 op["requestBody"]["required"] = view.contract_body_required
                 if view.contract_text_body:

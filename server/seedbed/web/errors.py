@@ -11,7 +11,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..lifecycle import Denied
-from .contract import InvalidBody
+from .contract import InvalidInput
 
 # Headers an error keeps from werkzeug's own answer (405's Allow, 416's Content-Range, ...).
 _KEPT_HEADERS = ("Allow", "Content-Range", "WWW-Authenticate", "Retry-After")
@@ -39,11 +39,11 @@ def denied(exc: Denied) -> Response:
     return error_response(exc.status, exc.reason)
 
 
-def invalid_body(exc: InvalidBody) -> Response:
-    return error_response(422, exc.message, details=exc.details)
+def invalid_input(exc: InvalidInput) -> Response:
+    return error_response(exc.status, exc.message, details=exc.details)
 
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Denied, denied)
-    app.register_error_handler(InvalidBody, invalid_body)
+    app.register_error_handler(InvalidInput, invalid_input)

@@ -9,12 +9,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictStr,
+    field_validator,
+)
 
 from ..health import Facts
+from ..inventory import normalize_mac
 
-MAC_PATTERN = r"^\s*([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}\s*$|^\s*[0-9A-Fa-f]{12}\s*$"
+# The MAC forms normalize_mac reads, for the document (the validator is normalize_mac).
+MAC_PATTERN = (r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$|^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}$"
+               r"|^[0-9A-Fa-f]{12}$")
 REINSTALL_MAX_MINUTES = 7 * 24 * 60
+SQLITE_MAX_INT = 2**63 - 1  # ids beyond it cannot exist (and would not bind)
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer: 30 and 30.0, never true or "30"."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
 
 
 class _Body(BaseModel):
@@ -30,8 +54,9 @@ class _Answer(BaseModel):
 
 
 class ReinstallBody(_Body):
-    minutes: Annotated[StrictInt, Field(ge=1, le=REINSTALL_MAX_MINUTES)] | None = Field(
-        None, description="arming window; the site's reinstall_window_minutes when absent")
+    minutes: Integer | None = Field(None, ge=1, le=REINSTALL_MAX_MINUTES,
+                                    description="arming window; the site's reinstall_window_minutes"
+                                                " when absent")
 
 
 class AcceptBody(_Body):
@@ -40,7 +65,7 @@ class AcceptBody(_Body):
     hostname: StrictStr
     ip: StrictStr
     roles: Annotated[list[StrictStr], Field(min_length=1)]
-    gpus: StrictInt | None = None
+    gpus: Integer | None = None
     disk: dict[str, Any] | None = None
     install: StrictStr | None = None
     profile: StrictStr | None = None
@@ -54,7 +79,7 @@ class CurtinEvent(BaseModel):
     event_type: Annotated[StrictStr, Field(min_length=1)]
     description: StrictStr | None = None
     origin: StrictStr | None = None
-    timestamp: StrictFloat | StrictInt | None = None
+    timestamp: StrictFloat | Integer | None = None
     level: StrictStr | None = None
     result: StrictStr | None = None
 
@@ -68,15 +93,23 @@ class FactsReport(Facts):
 
 
 class NetbootQuery(BaseModel):
-    mac: Annotated[str, Field(pattern=MAC_PATTERN, description="the booting NIC (iPXE ${mac:hexhyp})")]
+    """What boot.ipxe passes; the optional facts are kept for discovered machines (64 chars)."""
+
+    mac: Annotated[str, Field(json_schema_extra={"pattern": MAC_PATTERN},
+                              description="the booting NIC (iPXE ${mac:hexhyp})")]
     buildarch: str | None = None
     platform: str | None = None
     uuid: str | None = None
 
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str) -> str:
+        return normalize_mac(value)
+
 
 class EventsQuery(BaseModel):
     limit: Annotated[int, Field(ge=0, le=10_000)] = 200
-    after: Annotated[int, Field(ge=0)] = 0
+    after: Annotated[int, Field(ge=0, le=SQLITE_MAX_INT)] = 0
 
 
 # -- answers --------------------------------------------------------------------

@@ -90,3 +90,19 @@ def test_errors_and_bodies_are_described_by_the_models(client) -> None:  # noqa:
     assert set(ipxe["responses"]["200"]["content"]) == {"text/plain"}
     assert [p["name"] for p in ipxe["parameters"] if p["required"]] == ["mac"]
     assert "422" not in document["paths"]["/healthz"]["get"]["responses"]  # no body, no 422
+
+
+def test_schemas_use_json_schema_keywords_only(client) -> None:  # noqa: ANN001
+    """pydantic writes constraints it cannot place as `ge`/`le`: validators ignore them silently."""
+    document = client.get(DOCUMENT_PATH).json
+    foreign = {"ge", "le", "gt", "lt", "regex", "min_length", "max_length"}
+    found, pending = [], [("", document["components"]["schemas"], True)]
+    while pending:
+        where, node, is_names = pending.pop()  # is_names: keys are names (schemas, properties)
+        if isinstance(node, dict):
+            found += [] if is_names else [f"{where}.{k}" for k in foreign & set(node)]
+            pending += [(f"{where}.{k}", v, not is_names and k in ("properties", "$defs"))
+                        for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(where, v, False) for v in node]
+    assert found == []

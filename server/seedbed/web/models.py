@@ -39,6 +39,7 @@ def _integral(value: Any) -> Any:
 
 
 Integer = Annotated[int, BeforeValidator(_integral)]
+Minutes = Annotated[int, Field(ge=1, le=REINSTALL_MAX_MINUTES), BeforeValidator(_integral)]
 
 
 class _Body(BaseModel):
@@ -54,9 +55,8 @@ class _Answer(BaseModel):
 
 
 class ReinstallBody(_Body):
-    minutes: Integer | None = Field(None, ge=1, le=REINSTALL_MAX_MINUTES,
-                                    description="arming window; the site's reinstall_window_minutes"
-                                                " when absent")
+    minutes: Minutes | None = Field(None, description="arming window; the site's"
+                                                      " reinstall_window_minutes when absent")
 
 
 class AcceptBody(_Body):

@@ -5,7 +5,8 @@ valid (positive) and invalid (negative) requests for every operation, admin API 
 (with a real bearer token). Half of the requests that take a token, a host name or a MAC
 get a live one (a fresh install's token, an inventory node, a discovered machine), so the
 fuzz reaches the code behind the 404s. Every answer must not be a 5xx, must have a
-documented media type and, where documented, match its schema.
+documented media type and, where documented, match its schema; invalid requests must be
+refused (4xx).
 
 Bounded: FUZZ_EXAMPLES per operation and generation mode, a per-request deadline; the
 Hypothesis seed is fixed (SEEDBED_FUZZ_SEED changes it) so a failure reproduces.
@@ -25,7 +26,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+)
 
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
@@ -35,7 +41,8 @@ from support import inventory_data, seed_token
 FUZZ_EXAMPLES = int(os.environ.get("SEEDBED_FUZZ_EXAMPLES", "80"))
 FUZZ_SEED = int(os.environ.get("SEEDBED_FUZZ_SEED", "20261129"))
 MIN_REQUESTS = 2000
-CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 NODE_MAC = "52:54:00:00:00:01"
 STRANGER_MAC = "aa:bb:cc:00:00:01"
 
@@ -88,10 +95,12 @@ def test_fuzz_every_operation_without_a_server_error(fuzz_app) -> None:  # noqa:
             def run(case, use_live: bool) -> None:  # noqa: ANN001
                 if use_live:
                     live.fill(case.path_parameters)
-                response = case.call(headers=auth)
+                # A negative case may leave Authorization out on purpose: then so do we.
+                headers = {} if case.meta and case.meta.is_negative_at(ParameterLocation.HEADER) else auth
+                response = case.call(headers=headers)
                 statuses[response.status_code] += 1
                 per_operation[case.operation.label] += 1
-                case.validate_response(response, checks=CHECKS, headers=auth)
+                case.validate_response(response, checks=CHECKS, headers=headers)
 
             try:
                 run()

@@ -92,7 +92,11 @@ class FactsReport(Facts):
     """The first-boot facts (seedbed.health.Facts), documented under the callback's name."""
 
 
-class NetbootQuery(BaseModel):
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown parameter is a mistake worth a 400
+
+
+class NetbootQuery(_Query):
     """What boot.ipxe passes; the optional facts are kept for discovered machines (64 chars)."""
 
     mac: Annotated[str, Field(json_schema_extra={"pattern": MAC_PATTERN},
@@ -107,7 +111,7 @@ class NetbootQuery(BaseModel):
         return normalize_mac(value)
 
 
-class EventsQuery(BaseModel):
+class EventsQuery(_Query):
     limit: Annotated[int, Field(ge=0, le=10_000)] = 200
     after: Annotated[int, Field(ge=0, le=SQLITE_MAX_INT)] = 0
 

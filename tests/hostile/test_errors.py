@@ -195,7 +195,8 @@ def test_framework_errors_are_json(client, service) -> None:  # noqa: ANN001
     response = client.get("/files/small", headers={"Range": "bytes=500-600"})
     json_error(response, 416)
     assert response.headers["Content-Range"] == "bytes */10"
-    json_error(client.get("/ipxe?mac=nonsense"), 400)
+    assert "malformed MAC" in json_error(client.get("/ipxe?mac=nonsense"), 400)
+    assert "extra" in json_error(client.get(f"/ipxe?mac={MAC1}&debug=1"), 400).lower()
     json_error(client.get(f"/seed/{token}/secrets"), 404)
     json_error(client.get("/api/v1/nodes"), 401)
 

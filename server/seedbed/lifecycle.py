@@ -49,6 +49,13 @@ class Denied(Exception):
 
 
 @dataclass(frozen=True)
+class ReadyReport:
+    install: InstallRow
+    problems: list[str]
+    first: bool  # False for a repeated report of an install already ready
+
+
+@dataclass(frozen=True)
 class IssuedInstall:
     install_id: int
     token: str
@@ -175,12 +182,19 @@ class Lifecycle:
                                  data={"log": log} if log else None)
         return install
 
-    def ready(self, token: str, facts: dict[str, Any], problems: list[str]) -> InstallRow:
-        """First boot finished: healthy nodes become ready, others unhealthy with reasons."""
+    def ready(self, token: str, facts: dict[str, Any], problems: list[str]) -> ReadyReport:
+        """First boot finished: healthy nodes become ready, others unhealthy with reasons.
+
+        A repeated report of the same install (a retried curl) changes nothing and gets
+        the outcome recorded the first time, like a repeated `installed`.
+        """
         now = self.clock()
         state = NodeState.UNHEALTHY if problems else NodeState.READY
         with self.store.transaction() as db:
             install = self._current(db, token)
+            if install.state == "ready":
+                row = self.store.node(install.hostname, db)
+                return ReadyReport(install, row.health if row else [], first=False)
             if install.state not in ("installing", "installed"):
                 raise Denied(403, f"install #{install.id} is {install.state}")
             self.store.set_install(db, install.id, state="ready",
@@ -190,7 +204,7 @@ class Lifecycle:
             message = "ready" if not problems else "unhealthy: " + "; ".join(problems)
             self.store.add_event(db, now, state.value, message, hostname=install.hostname,
                                  install_id=install.id, data={"facts": facts})
-        return install
+        return ReadyReport(install, problems, first=True)
 
     # -- admin -----------------------------------------------------------------
 

@@ -275,12 +275,17 @@ class Store:
         return self.read().execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
 
 
+def _loads(text: str) -> Any:
+    """Stored JSON; a NaN or Infinity an older seedbed stored reads as null (never re-emitted)."""
+    return json.loads(text, parse_constant=lambda _word: None)
+
+
 def _node(row: sqlite3.Row) -> NodeRow:
     return NodeRow(
         hostname=row["hostname"], state=row["state"], state_since=row["state_since"],
         armed_until=row["armed_until"], install_id=row["install_id"],
-        facts=json.loads(row["facts"]) if row["facts"] else None,
-        health=json.loads(row["health"]) if row["health"] else [],
+        facts=_loads(row["facts"]) if row["facts"] else None,
+        health=_loads(row["health"]) if row["health"] else [],
         last_event=row["last_event"], last_event_at=row["last_event_at"],
     )
 
@@ -293,5 +298,5 @@ def _event(row: sqlite3.Row) -> EventRow:
     return EventRow(
         id=row["id"], at=row["at"], hostname=row["hostname"], mac=row["mac"],
         install_id=row["install_id"], kind=row["kind"], message=row["message"],
-        data=json.loads(row["data"]) if row["data"] else None,
+        data=_loads(row["data"]) if row["data"] else None,
     )

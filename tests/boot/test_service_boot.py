@@ -320,13 +320,16 @@ def test_second_pxe_boot_after_ready_gets_local_disk(lab: Lab, gpu: Booted,
     g.wait_for_console(r"seedbed: booting the local disk", FETCH_TIMEOUT, "no local-disk script")
     assert lab.find_event(GPU_HOST, is_install_boot(GPU_MAC), after_id=after) is None
     assert lab.node(GPU_HOST)["state"] == "unhealthy"
-    # Its install token is spent: no seed, no second ready report.
+    # Its install token is spent: no seed; a repeated ready report gets the recorded answer
+    # (like a repeated `installed`) and changes nothing.
     seed = requests.get(f"{lab.url}/seed/{gpu.token}/user-data", timeout=10)
     assert seed.status_code == 403, seed.text
     assert "seeds are closed" in seed.json()["error"]
     again = requests.post(f"{lab.url}/api/v1/callback/{gpu.token}/ready", json={"hostname": GPU_HOST},
                           timeout=10)
-    assert again.status_code == 403, again.text
+    assert again.status_code == 200 and again.json()["status"] == "unhealthy", again.text
+    assert again.json()["problems"] == lab.node(GPU_HOST)["health"]
+    assert lab.node(GPU_HOST)["state"] == "unhealthy"
 
 
 # -- (4) an unknown MAC is recorded, and gets no seed ----------------------------------

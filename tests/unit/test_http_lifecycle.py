@@ -135,8 +135,10 @@ def test_report_events_are_kept_per_machine(client, service) -> None:  # noqa: A
     assert stored.kind == "install"
     assert stored.message == "start subiquity/Install/install/curthooks (configuring target)"
     assert "secret" not in stored.data
-    assert client.post(f"/api/v1/report/{token}", data="not json").status_code == 400
-    assert client.post(f"/api/v1/report/{token}", json={"name": "x"}).status_code == 400
+    assert client.post(f"/api/v1/report/{token}", data="not json").status_code == 415
+    assert client.post(f"/api/v1/report/{token}", data="not json",
+                       content_type="application/json").status_code == 400
+    assert client.post(f"/api/v1/report/{token}", json={"name": "x"}).status_code == 422
 
 
 GOOD_FACTS = {
@@ -155,8 +157,10 @@ def test_ready_with_healthy_facts(client, service) -> None:  # noqa: ANN001
     assert response.json == {"status": "ready", "problems": []}
     row = service.store.node("gpu01")
     assert row.state == "ready" and row.facts["docker"]["default_runtime"] == "nvidia"
-    # the token is spent
-    assert client.post(f"/api/v1/callback/{token}/ready", json=GOOD_FACTS).status_code == 403
+    # a repeated report (a retried curl) changes nothing and gets the same answer
+    again = client.post(f"/api/v1/callback/{token}/ready", json={**GOOD_FACTS, "swap_kib": 4})
+    assert (again.status_code, again.json) == (200, response.json)
+    assert service.store.node("gpu01").facts["swap_kib"] == 0
 
 
 @pytest.mark.parametrize("change,reason", [
@@ -179,7 +183,7 @@ def test_ready_with_bad_facts_is_unhealthy(client, service, change, reason) -> N
 def test_malformed_facts_are_refused_and_change_nothing(client, service) -> None:  # noqa: ANN001
     token = seed_token(boot(client))
     client.post(f"/api/v1/callback/{token}/installed")
-    assert client.post(f"/api/v1/callback/{token}/ready", json={"swap_kib": "lots"}).status_code == 400
+    assert client.post(f"/api/v1/callback/{token}/ready", json={"swap_kib": "lots"}).status_code == 422
     assert service.store.node("gpu01").state == "installed"
 
 

@@ -6,9 +6,8 @@ import logging
 import re
 import time
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, current_app, g, request
 
-from ..lifecycle import Denied
 from ..service import Seedbed
 
 log = logging.getLogger("seedbed.http")
@@ -21,17 +20,19 @@ def redact(path: str) -> str:
 
 
 def create_app(seedbed: Seedbed) -> Flask:
-    from . import admin, boot, callbacks, files, seeds
+    from . import admin, boot, callbacks, contract, errors, files, seeds, status
+    from .strict_json import StrictJSONProvider
 
-    app = Flask("seedbed")
+    app = Flask("seedbed", static_folder=None)  # no /static route: every route is ours
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.json = StrictJSONProvider(app)
+    # No redirects: werkzeug builds them from the Host header (a LAN peer's choice).
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.extensions["seedbed"] = seedbed
-    for module in (boot, seeds, callbacks, admin, files):
+    for module in (boot, seeds, callbacks, admin, files, status, contract):
         app.register_blueprint(module.bp)
-
-    @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok", "nodes": len(seedbed.inventory.nodes)}
+    errors.register(app)
 
     @app.before_request
     def _start() -> None:
@@ -49,10 +50,3 @@ def create_app(seedbed: Seedbed) -> Flask:
 
 def seedbed() -> Seedbed:
     return current_app.extensions["seedbed"]
-
-
-def denied(exc: Denied) -> Response:
-    """A refused token: the reason is safe to show (it never echoes the token)."""
-    response = jsonify(error=exc.reason)
-    response.status_code = exc.status
-    return response

@@ -13,8 +13,36 @@ from ..inventory import InventoryError, normalize_mac
 from ..inventory_edit import add_node
 from ..tokens import token_hash
 from . import seedbed
+from .contract import operation
+from .errors import error_response
+from .models import (
+    MAC_PATTERN,
+    SQLITE_MAX_INT,
+    AcceptAnswer,
+    AcceptBody,
+    ClusterJob,
+    ClusterStatus,
+    DiscoveredList,
+    ErrorAnswer,
+    EventList,
+    EventsQuery,
+    NodeDetail,
+    NodeList,
+    QueuedJob,
+    RancherPassword,
+    ReinstallAnswer,
+    ReinstallBody,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
+
+
+def admin_operation(**contract: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An admin view: its contract (documented as bearer-protected), and the check itself."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        return operation(admin=True, tags=["admin"], **contract)(admin_required(view))
+
+    return decorate
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,8 +53,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if scheme.lower() == "bearer" and token:
             label = seedbed().store.admin_token_label(token_hash(token.strip()))
         if label is None:
-            response = jsonify(error="admin bearer token required (create one: seedbed token create)")
-            response.status_code = 401
+            response = error_response(401, "admin bearer token required (create one: seedbed token create)")
             response.headers["WWW-Authenticate"] = 'Bearer realm="seedbed"'
             return response
         g.admin = label
@@ -36,103 +63,101 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @bp.get("/nodes")
-@admin_required
+@admin_operation(answers={200: NodeList})
 def list_nodes() -> Response:
+    """Every inventory node with its state."""
     service = seedbed()
     return jsonify(nodes=views.node_summaries(service.inventory, service.lifecycle))
 
 
 @bp.get("/nodes/<hostname>")
-@admin_required
+@admin_operation(answers={200: NodeDetail, 404: ErrorAnswer})
 def show_node(hostname: str) -> Response:
+    """One node, with its last facts report."""
     service = seedbed()
     detail = views.node_detail(service.inventory, service.lifecycle, hostname)
     if detail is None:
-        return jsonify(error=f"no node {hostname!r} in the inventory"), 404
+        return error_response(404, f"no node {hostname!r} in the inventory")
     return jsonify(detail)
 
 
 @bp.get("/nodes/<hostname>/events")
-@admin_required
-def node_events(hostname: str) -> Response:
-    events = seedbed().store.events(hostname, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
+@admin_operation(answers={200: EventList}, query=EventsQuery)
+def node_events(hostname: str, query: EventsQuery) -> Response:
+    """A node's events, oldest first (`limit` of them, with ids after `after`)."""
+    events = seedbed().store.events(hostname, limit=query.limit, after_id=query.after)
     return jsonify(events=views.event_dicts(events))
 
 
 @bp.get("/events")
-@admin_required
-def all_events() -> Response:
-    events = seedbed().store.events(None, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
+@admin_operation(answers={200: EventList}, query=EventsQuery)
+def all_events(query: EventsQuery) -> Response:
+    """Every event, oldest first (`limit` of them, with ids after `after`)."""
+    events = seedbed().store.events(None, limit=query.limit, after_id=query.after)
     return jsonify(events=views.event_dicts(events))
 
 
 @bp.post("/nodes/<hostname>/reinstall")
-@admin_required
-def reinstall(hostname: str) -> Response:
+@admin_operation(body=ReinstallBody, body_required=False, answers={200: ReinstallAnswer, 404: ErrorAnswer})
+def reinstall(hostname: str, body: ReinstallBody) -> Response:
+    """Arm the node for a reinstall, for `minutes` or the site's window."""
     service = seedbed()
     if service.inventory.node_by_hostname(hostname) is None:
-        return jsonify(error=f"no node {hostname!r} in the inventory"), 404
-    body = request.get_json(silent=True) or {}
-    minutes = body.get("minutes", service.inventory.site.reinstall_window_minutes)
-    if not isinstance(minutes, int) or not 0 < minutes <= 7 * 24 * 60:
-        return jsonify(error="minutes must be an integer between 1 and 10080"), 400
+        return error_response(404, f"no node {hostname!r} in the inventory")
+    minutes = body.minutes or service.inventory.site.reinstall_window_minutes
     row = service.lifecycle.rearm(hostname, minutes * 60, who=f"api:{g.admin}")
     return jsonify(hostname=hostname, state=row.state, armed_until=row.armed_until)
 
 
 @bp.get("/discovered")
-@admin_required
+@admin_operation(answers={200: DiscoveredList})
 def discovered() -> Response:
+    """Machines that PXE-booted with a MAC the inventory does not know."""
     return jsonify(discovered=seedbed().store.discovered())
 
 
 @bp.post("/discovered/<mac>/accept")
-@admin_required
-def accept(mac: str) -> Response:
+@admin_operation(body=AcceptBody, answers={201: AcceptAnswer, 404: ErrorAnswer}, path={"mac": MAC_PATTERN})
+def accept(mac: str, body: AcceptBody) -> Response:
     """Add a discovered machine to the inventory file as a new (armed) node."""
     service = seedbed()
     try:
         mac = normalize_mac(mac)
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return error_response(400, str(exc))
     if mac not in {d["mac"] for d in service.store.discovered()}:
-        return jsonify(error=f"{mac} has not been discovered"), 404
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify(error="expected a JSON node: hostname, ip, roles, and optionally gpus, disk"), 400
-    node = {"hostname": body.get("hostname"), "macs": [mac], "ip": body.get("ip"),
-            "roles": body.get("roles")}
-    node.update({k: body[k] for k in ("gpus", "disk", "install", "profile") if k in body})
+        return error_response(404, f"{mac} has not been discovered")
+    node = {"hostname": body.hostname, "macs": [mac], "ip": body.ip, "roles": body.roles,
+            **body.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
     try:
         loaded = add_node(service.settings.inventory_path, node)
     except InventoryError as exc:
-        return jsonify(error="the node would make the inventory invalid",
-                       problems=[str(p) for p in exc.problems]), 422
+        return error_response(422, "the node would make the inventory invalid",
+                              problems=[str(p) for p in exc.problems])
     service.accepted(mac, node["hostname"], loaded.inventory, who=f"api:{g.admin}")
     return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
 
 
 
 @bp.get("/cluster")
-@admin_required
+@admin_operation(answers={200: ClusterStatus})
 def cluster_status() -> Response:
     """Who is in the cluster, what it waits for, and the recent jobs (without their logs)."""
     return jsonify(seedbed().cluster.status())
 
 
-@bp.get("/cluster/jobs/<int:job_id>")
-@admin_required
+@bp.get(f"/cluster/jobs/<int(max={SQLITE_MAX_INT}):job_id>")
+@admin_operation(answers={200: ClusterJob, 404: ErrorAnswer})
 def cluster_job(job_id: int) -> Response:
+    """One cluster job with its log."""
     job = seedbed().cluster.jobs.job(job_id)
     if job is None:
-        return jsonify(error=f"no cluster job #{job_id}"), 404
+        return error_response(404, f"no cluster job #{job_id}")
     return jsonify(job.summary() | {"log": job.log})
 
 
 @bp.post("/cluster/up")
-@admin_required
+@admin_operation(answers={202: QueuedJob})
 def cluster_up() -> Response:
     """Queue an `rke up` and the add-ons now, even if nothing changed."""
     job_id = seedbed().cluster.request_up(f"api:{g.admin}")
@@ -140,18 +165,12 @@ def cluster_up() -> Response:
 
 
 @bp.get("/cluster/rancher-password")
-@admin_required
+@admin_operation(answers={200: RancherPassword, 404: ErrorAnswer})
 def rancher_password() -> Response:
+    """Rancher's bootstrap password (never cached)."""
     password = seedbed().cluster.rancher_password()
     if password is None:
-        return jsonify(error="Rancher is disabled in the inventory"), 404
+        return error_response(404, "Rancher is disabled in the inventory")
     response = jsonify(bootstrap_password=password)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return max(0, min(int(request.args.get(name, default)), 10_000))
-    except ValueError:
-        return default

@@ -2,48 +2,68 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort
 
 from .. import render
-from ..boot import NetbootRequest, netboot
-from ..inventory import normalize_mac
+from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
 from . import seedbed
+from .contract import operation
+from .errors import error_response
+from .models import ErrorAnswer, NetbootQuery
 
 bp = Blueprint("boot", __name__)
 
 _TEXT = "text/plain; charset=utf-8"
+_SCRIPT = {200: ("text/plain",)}
 
 
-def _netboot_request() -> NetbootRequest:
-    try:
-        mac = normalize_mac(request.args.get("mac", ""))
-    except ValueError as exc:
-        abort(Response(f"# seedbed: {exc}\n", 400, content_type=_TEXT))
+def _netboot_request(query: NetbootQuery) -> NetbootRequest:
+    def fact(value: str | None) -> str | None:
+        return (value or "")[:64] or None
 
-    def arg(name: str) -> str | None:
-        value = request.args.get(name, "")[:64]
-        return value or None
-
-    return NetbootRequest(mac, arg("buildarch"), arg("platform"), arg("uuid"))
+    return NetbootRequest(query.mac, fact(query.buildarch), fact(query.platform), fact(query.uuid))
 
 
 @bp.get("/boot.ipxe")
+@operation(answers={200: None}, media=_SCRIPT, tags=["boot"])
 def chain() -> Response:
+    """The static iPXE script DHCP points at: chains to /ipxe with the booting NIC's MAC."""
     script = render.chain_script(seedbed().inventory.site.base_url)
     return Response(script, content_type=_TEXT)
 
 
 @bp.get("/ipxe")
-def ipxe() -> Response:
+@operation(answers={200: None}, media=_SCRIPT, query=NetbootQuery, tags=["boot"])
+def ipxe(query: NetbootQuery) -> Response:
+    """This machine's iPXE script: the installer with its seed when armed, else the local disk."""
     service = seedbed()
-    decision = netboot(service.inventory, service.lifecycle, _netboot_request())
+    decision = netboot(service.inventory, service.lifecycle, _netboot_request(query))
     return Response(render.ipxe_script(decision), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/grub")
-def grub() -> Response:
+@operation(answers={200: None, 409: ErrorAnswer}, media=_SCRIPT, query=NetbootQuery, tags=["boot"])
+def grub(query: NetbootQuery) -> Response:
+    """The same decision as a grub.cfg; 409 when the install's kernel is not on plain HTTP."""
     service = seedbed()
-    decision = netboot(service.inventory, service.lifecycle, _netboot_request())
+    request_ = _netboot_request(query)
+    _refuse_what_grub_cannot_fetch(request_)
+    decision = netboot(service.inventory, service.lifecycle, request_)
     return Response(render.grub_config(decision), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
+
+
+def _refuse_what_grub_cannot_fetch(request_: NetbootRequest) -> None:
+    """Before an install begins: GRUB fetches the kernel and initrd itself, over HTTP only."""
+    service = seedbed()
+    inv = service.inventory
+    decision = decide(inv, service.lifecycle, request_)
+    if decision.action != "install" or decision.node is None:
+        return
+    profile = install_profile(inv, decision.node)
+    for location in (profile.kernel, profile.initrd):
+        try:
+            render.grub_path(artifact_url(inv, location))
+        except ValueError as exc:
+            abort(error_response(409, f"{decision.node.hostname}: {exc}; boot it with iPXE"))

@@ -2,83 +2,69 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
-from pydantic import ValidationError
 
 from .. import health
-from ..lifecycle import Denied
-from . import denied, seedbed
+from . import seedbed
+from .contract import operation
+from .errors import error_response
+from .models import (
+    CurtinEvent,
+    ErrorAnswer,
+    FactsReport,
+    FailedBody,
+    InstallOutcome,
+    ReadyAnswer,
+    Recorded,
+)
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
 
-# Curtin's webhook event fields (curtin/reporter/events.py); others are dropped.
-EVENT_FIELDS = ("name", "description", "event_type", "origin", "timestamp", "level", "result")
-
-
-def _json_body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
+_REFUSED = {403: ErrorAnswer, 404: ErrorAnswer}  # a superseded/finished install; an unknown token
 
 
 @bp.post("/report/<token>")
-def report(token: str) -> Response:
-    body = _json_body()
-    if body is None:
-        return jsonify(error="expected a JSON object (curtin webhook event)"), 400
-    event = {k: body[k] for k in EVENT_FIELDS if k in body and isinstance(body[k], (str, int, float))}
-    if "name" not in event or "event_type" not in event:
-        return jsonify(error="event needs name and event_type"), 400
-    message = f"{event['event_type']} {event['name']}"
-    if event.get("result"):
-        message += f": {event['result']}"
-    if event.get("description"):
-        message += f" ({str(event['description'])[:200]})"
-    try:
-        seedbed().lifecycle.report(token, event, message)
-    except Denied as exc:
-        return denied(exc)
+@operation(body=CurtinEvent, answers={200: Recorded, **_REFUSED}, tags=["machine"])
+def report(token: str, body: CurtinEvent) -> Response:
+    """A curtin webhook event, kept with the install while it runs."""
+    event = body.model_dump(exclude_none=True)
+    message = f"{body.event_type} {body.name}"
+    if body.result:
+        message += f": {body.result}"
+    if body.description:
+        message += f" ({body.description[:200]})"
+    seedbed().lifecycle.report(token, event, message)
     return jsonify(status="recorded")
 
 
 @bp.post("/callback/<token>/installed")
+@operation(answers={200: InstallOutcome, **_REFUSED}, tags=["machine"])
 def installed(token: str) -> Response:
-    try:
-        install = seedbed().lifecycle.installed(token)
-    except Denied as exc:
-        return denied(exc)
+    """The installer finished; a repeated call gets the same answer."""
+    install = seedbed().lifecycle.installed(token)
     return jsonify(status="installed", install=install.id)
 
 
 @bp.post("/callback/<token>/failed")
-def failed(token: str) -> Response:
-    body = _json_body()
-    # curl posts the installer's log tail as text/plain; JSON {"log": ...} works too.
-    log = str(body.get("log", "")) if body is not None else request.get_data(as_text=True)
-    try:
-        install = seedbed().lifecycle.failed(token, log)
-    except Denied as exc:
-        return denied(exc)
+@operation(body=FailedBody, body_required=False, text_body=True, answers={200: InstallOutcome, **_REFUSED},
+           tags=["machine"])
+def failed(token: str, body: FailedBody | None) -> Response:
+    """The installer failed: the log tail as text/plain (curl) or JSON {"log": ...}."""
+    log = body.log if body is not None else request.get_data(as_text=True)
+    install = seedbed().lifecycle.failed(token, log)
     return jsonify(status="failed", install=install.id)
 
 
 @bp.post("/callback/<token>/ready")
-def ready(token: str) -> Response:
+@operation(body=FactsReport, answers={200: ReadyAnswer, 410: ErrorAnswer, **_REFUSED}, tags=["machine"])
+def ready(token: str, body: FactsReport) -> Response:
+    """First boot finished: the facts are checked; a repeated report gets the same answer."""
     service = seedbed()
-    try:
-        facts = health.Facts.model_validate(_json_body() or {})
-    except ValidationError as exc:
-        return jsonify(error="facts report is malformed", details=exc.errors(include_url=False,
-                                                                            include_input=False)), 400
-    try:
-        install = service.lifecycle.current_install(token)
-        node = service.inventory.node_by_hostname(install.hostname)
-        if node is None:
-            return jsonify(error="node is no longer in the inventory"), 410
-        problems = health.problems(node, facts)
-        service.lifecycle.ready(token, facts.model_dump(), problems)
-    except Denied as exc:
-        return denied(exc)
-    service.node_ready(install.hostname)
-    return jsonify(status="unhealthy" if problems else "ready", problems=problems)
+    install = service.lifecycle.current_install(token)
+    node = service.inventory.node_by_hostname(install.hostname)
+    if node is None:
+        return error_response(410, "node is no longer in the inventory")
+    outcome = service.lifecycle.ready(token, body.model_dump(), health.problems(node, body))
+    if outcome.first:
+        service.node_ready(install.hostname)
+    return jsonify(status="unhealthy" if outcome.problems else "ready", problems=outcome.problems)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, send_from_directory
 
 from . import seedbed
+from .contract import operation
+from .models import ErrorAnswer
 
 bp = Blueprint("files", __name__)
 
 
 @bp.get("/files/<path:name>")
+@operation(answers={200: None, 206: None, 304: None, 404: ErrorAnswer, 416: ErrorAnswer},
+           media={200: ("*/*",), 206: ("*/*",)}, tags=["machine"])
 def artifact(name: str) -> Response:
+    """A file from the files folder, with HTTP Range and conditional requests."""
     # send_from_directory refuses paths that escape the folder, and with
     # conditional=True answers Range and If-Modified-Since from the file itself
     # (sendfile through the WSGI server's file wrapper).

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from .. import seeds
 from ..deploy import plan
 from ..inventory import Node
-from ..lifecycle import Denied
 from ..store import InstallRow
-from . import denied, seedbed
+from . import seedbed
+from .contract import operation
+from .errors import error_response
+from .models import ErrorAnswer
 
 bp = Blueprint("seeds", __name__)
 
@@ -19,18 +21,18 @@ SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh", "deploy.j
 
 
 @bp.get("/seed/<token>/<name>")
+@operation(answers={200: None, 403: ErrorAnswer, 404: ErrorAnswer, 409: ErrorAnswer, 410: ErrorAnswer},
+           media={200: ("text/plain", "application/json")}, tags=["machine"])
 def seed_file(token: str, name: str) -> Response:
+    """One file of the install's NoCloud seed (deploy.json for image installs), for its token only."""
     if name not in SEED_FILES:
-        return Response("no such seed file\n", 404, content_type="text/plain")
+        return error_response(404, f"no such seed file; there are {', '.join(SEED_FILES)}")
     service = seedbed()
-    try:
-        install = service.lifecycle.for_seed(token)
-    except Denied as exc:
-        return denied(exc)
+    install = service.lifecycle.for_seed(token)
     inv = service.inventory
     node = inv.node_by_hostname(install.hostname)
     if node is None:
-        return Response("node is no longer in the inventory\n", 410, content_type="text/plain")
+        return error_response(410, "node is no longer in the inventory")
     urls = seeds.SeedUrls(inv.site.base_url, token)
     if name == "deploy.json":
         return _deploy_plan(install, node, urls)
@@ -51,15 +53,12 @@ def _deploy_plan(install: InstallRow, node: Node, urls: seeds.SeedUrls) -> Respo
     """The deploy ramdisk's plan: only for image installs, only until the image is written."""
     service = seedbed()
     if install.method != "image" or install.state == "installed":
-        response = jsonify(error=f"install #{install.id} has no deploy plan to serve")
-        response.status_code = 404 if install.method != "image" else 403
-        return response
+        return error_response(404 if install.method != "image" else 403,
+                              f"install #{install.id} has no deploy plan to serve")
     try:
         body = plan.deploy_plan(service.inventory, node, urls, service.settings.artifacts)
     except plan.PlanError as exc:
-        response = jsonify(error=str(exc))
-        response.status_code = 409
-        return response
+        return error_response(409, str(exc))
     service.lifecycle.seed_fetched(install, "deploy.json")
     return Response(json.dumps(body, indent=2) + "\n", content_type="application/json",
                     headers={"Cache-Control": "no-store"})

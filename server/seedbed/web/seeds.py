@@ -16,6 +16,8 @@ from . import denied, seedbed
 bp = Blueprint("seeds", __name__)
 
 SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh", "deploy.json")
+# What the installer's late-commands fetch: served past the token's expiry (Lifecycle.for_seed).
+LATE_FILES = ("provision.sh",)
 
 
 @bp.get("/seed/<token>/<name>")
@@ -24,7 +26,7 @@ def seed_file(token: str, name: str) -> Response:
         return Response("no such seed file\n", 404, content_type="text/plain")
     service = seedbed()
     try:
-        install = service.lifecycle.for_seed(token)
+        install = service.lifecycle.for_seed(token, late=name in LATE_FILES)
     except Denied as exc:
         return denied(exc)
     inv = service.inventory

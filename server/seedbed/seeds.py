@@ -170,12 +170,16 @@ def _first_boot_commands(inv: Inventory, node: Node) -> list[Any]:
 def provision_env(inv: Inventory, node: Node | None) -> dict[str, str]:
     """Settings for the provisioning steps; node None is the golden image (every driver)."""
     gpu = node is None or node.gpus > 0
+    software = inv.software
     return {
         "SEEDBED_UBUNTU_CODENAME": UBUNTU_CODENAME,
         "SEEDBED_APT_PROXY": inv.site.apt.proxy or "",
-        "SEEDBED_DOCKER_VERSION": inv.software.docker_version,
-        "SEEDBED_NVIDIA_DRIVER": inv.software.nvidia_driver if gpu else "",
-        "SEEDBED_NVIDIA_TOOLKIT_VERSION": inv.software.nvidia_toolkit_version,
+        "SEEDBED_DOCKER_VERSION": software.docker_version,
+        "SEEDBED_CONTAINERD_VERSION": software.containerd_version,
+        "SEEDBED_BUILDX_VERSION": software.buildx_version,
+        "SEEDBED_NVIDIA_DRIVER": software.nvidia_driver if gpu else "",
+        "SEEDBED_NVIDIA_MODULES": software.nvidia_modules if gpu else "",
+        "SEEDBED_NVIDIA_TOOLKIT_VERSION": software.nvidia_toolkit_version,
     }
 
 

@@ -45,5 +45,5 @@ def ipxe() -> Response:
 def grub() -> Response:
     service = seedbed()
     decision = netboot(service.inventory, service.lifecycle, _netboot_request())
-    return Response(render.grub_config(decision), content_type=_TEXT,
+    return Response(render.grub_config(decision, service.inventory.site.base_url), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})

@@ -25,7 +25,7 @@ help:
 	@echo "make test       run the whole test suite (installs what it needs)"
 	@echo "make test-boot  run only the QEMU boot tests"
 	@echo "make bench      run the HTTP benchmark"
-	@echo "make image      build the golden image with Packer (ISO=..., ACCEL=tcg|kvm)"
+	@echo "make image      build the golden image with Packer (ISO=..., KVM needed)"
 	@echo "make deploy-ramdisk  build the image deploy ramdisk into $(FILES)/deploy"
 	@echo "make lint       ruff"
 
@@ -70,7 +70,7 @@ test-boot: venv system-deps
 FILES ?= $(STATE)/files
 ISO ?= https://releases.ubuntu.com/20.04.6/ubuntu-20.04.6-live-server-amd64.iso
 ISO_CHECKSUM ?= sha256:b8f31413336b9393ad5d8ef0282717b2ab19f007df2e9ed5196c13d8f9153c8b
-ACCEL ?= tcg
+ACCEL ?= kvm
 DEPLOY_KERNEL ?= linux-image-amd64
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 

@@ -12,11 +12,11 @@ INVENTORY ?= examples/lab.yaml
 TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
 	dnsmasq-base ipxe iproute2 zstd e2fsprogs \
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
-	packer fdisk dosfstools mtools jq
+	packer fdisk dosfstools mtools jq grub-efi-amd64-bin socat
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
-	packer sfdisk mkfs.vfat mcopy jq
+	packer sfdisk mkfs.vfat mcopy jq grub-mknetdir socat
 
 .PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
 

@@ -163,8 +163,9 @@ def firmware_notes(inv: Inventory) -> list[str]:
     ]
     own = urlsplit(inv.site.base_url)
     if (own.port or 80) != 80:
-        notes.append(f"GRUB netboot clients before 2.12 (Debian 12, Ubuntu 22.04) reach seedbed on "
-                     f"port 80 only, not {own.port}: run `seedbed serve --grub-port 80` for them")
+        notes.append(f"GRUB netboot clients before 2.12 reach seedbed on port 80 only, not "
+                     f"{own.port} (upstream GRUB; some distribution builds, such as Debian 12's, "
+                     "carry a port patch): run `seedbed serve --grub-port 80` for them")
     for where, url in boot_urls(inv):
         parts = urlsplit(url)
         if parts.netloc != own.netloc and (parts.port or 80) != 80:

@@ -23,9 +23,10 @@ def grub_quote(word: str) -> str:
 def grub_path(url: str, base_url: str) -> str:
     """GRUB reads HTTP through a device: http://host/p becomes (http,host)/p.
 
-    GRUB before 2.12 always connects to port 80 (`(http,host:8080)` names a host called
-    `host:8080`), so seedbed's own URLs lose their port: `serve --grub-port 80` answers
-    there. Other hosts keep theirs, which only GRUB 2.12 follows (validate warns).
+    Upstream GRUB before 2.12 always connects to port 80 (`(http,host:8080)` names a host
+    called `host:8080`; Debian 12's 2.06 carries a patch that parses the port), so
+    seedbed's own URLs lose their port: `serve --grub-port 80` answers there. Other hosts
+    keep theirs, which only GRUB 2.12 (or a patched build) follows (validate warns).
     """
     parts = urlsplit(url)
     if parts.scheme != "http":

@@ -12,11 +12,11 @@ INVENTORY ?= examples/lab.yaml
 TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
 	dnsmasq-base ipxe iproute2 zstd e2fsprogs \
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
-	packer fdisk dosfstools mtools jq openssh-server
+	packer fdisk dosfstools mtools jq openssh-server grub-efi-amd64-bin socat
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
-	packer sfdisk mkfs.vfat mcopy jq sshd
+	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat
 
 .PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
 
@@ -25,7 +25,7 @@ help:
 	@echo "make test       run the whole test suite (installs what it needs)"
 	@echo "make test-boot  run only the QEMU boot tests"
 	@echo "make bench      run the HTTP benchmark"
-	@echo "make image      build the golden image with Packer (ISO=..., ACCEL=tcg|kvm)"
+	@echo "make image      build the golden image with Packer (ISO=..., KVM needed)"
 	@echo "make deploy-ramdisk  build the image deploy ramdisk into $(FILES)/deploy"
 	@echo "make lint       ruff"
 
@@ -70,7 +70,7 @@ test-boot: venv system-deps
 FILES ?= $(STATE)/files
 ISO ?= https://releases.ubuntu.com/20.04.6/ubuntu-20.04.6-live-server-amd64.iso
 ISO_CHECKSUM ?= sha256:b8f31413336b9393ad5d8ef0282717b2ab19f007df2e9ed5196c13d8f9153c8b
-ACCEL ?= tcg
+ACCEL ?= kvm
 DEPLOY_KERNEL ?= linux-image-amd64
 DEBIAN_MIRROR ?= # default: the first Debian mirror in this machine's apt sources
 

@@ -1,5 +1,9 @@
-# NVIDIA driver (pinned) and the container toolkit; skipped on nodes without GPUs.
+# NVIDIA driver (pinned branch) and the container toolkit; skipped on nodes without GPUs.
+# The kernel modules are Canonical's signed prebuilt ones (they load with Secure Boot on;
+# a DKMS build is signed by no key the firmware trusts), installed before the driver so
+# that apt does not pull in nvidia-dkms.
 if [ -n "${SEEDBED_NVIDIA_DRIVER:-}" ] && vendor_repos "the NVIDIA driver and toolkit"; then
+  apt-get install -y -q "$SEEDBED_NVIDIA_MODULES"
   apt-get install -y -q "$SEEDBED_NVIDIA_DRIVER"
   curl -fsSL --retry 5 https://nvidia.github.io/libnvidia-container/gpgkey \
     | gpg --batch --yes --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
@@ -7,7 +11,9 @@ if [ -n "${SEEDBED_NVIDIA_DRIVER:-}" ] && vendor_repos "the NVIDIA driver and to
     | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#g' \
     > /etc/apt/sources.list.d/nvidia-container-toolkit.list
   apt-get update -q
-  apt-get install -y -q "nvidia-container-toolkit=${SEEDBED_NVIDIA_TOOLKIT_VERSION}" \
-    "nvidia-container-toolkit-base=${SEEDBED_NVIDIA_TOOLKIT_VERSION}"
-  apt-mark hold nvidia-container-toolkit nvidia-container-toolkit-base
+  v="$SEEDBED_NVIDIA_TOOLKIT_VERSION"
+  apt-get install -y -q "nvidia-container-toolkit=$v" "nvidia-container-toolkit-base=$v" \
+    "libnvidia-container-tools=$v" "libnvidia-container1=$v"
+  apt-mark hold nvidia-container-toolkit nvidia-container-toolkit-base \
+    libnvidia-container-tools libnvidia-container1
 fi

@@ -18,12 +18,16 @@ source "qemu" "ubuntu" {
   iso_checksum   = var.iso_checksum
   http_directory = var.http_directory
   boot_wait      = "5s"
-  # The ISO's GRUB: edit the first entry's linux line (setparams, blank, set gfxpayload, linux).
+  # The ISO's GRUB (5 s menu: hence KVM only, see seedbed.deploy.golden.preflight): edit
+  # the first entry's linux line (setparams, blank, set gfxpayload, linux), which ends in
+  # `---`. The installer's arguments go before it: curtin copies what follows `---` into
+  # the installed system's GRUB defaults.
   boot_command = [
     "<esc><wait>",
     "e<wait>",
     "<down><down><down><end>",
-    " autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/",
+    "<bs><bs><bs>",
+    " autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---",
     "<f10>",
   ]
 

@@ -96,8 +96,8 @@ variable "ovmf" {
 
 variable "ssh_timeout" {
   type        = string
-  default     = "60m"
-  description = "The ISO install takes long, and its live sshd rejects Packer until the reboot."
+  default     = "150m"
+  description = "The whole ISO install and its security-update pass (an hour or more with a 2023 ISO); the live sshd rejects Packer until the reboot."
 }
 
 variable "zstd_level" {

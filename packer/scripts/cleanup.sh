@@ -13,6 +13,21 @@ rm -f /etc/netplan/00-installer-config.yaml \
   /etc/cloud/cloud.cfg.d/subiquity-disable-cloudinit-networking.cfg \
   /etc/network/interfaces.d/60-seedbed-build
 cloud-init clean --logs --seed
+# >>> grub-defaults: curtin copies the installer's arguments after ` --- ` into GRUB's
+# defaults; none of the build's (autoinstall, its seed) may reach a clone's boot line.
+GRUB_DEFAULTS="${GRUB_DEFAULTS:-/etc/default/grub}"
+if [ -f "$GRUB_DEFAULTS" ]; then
+  # Each pattern twice: neighbouring arguments share the space between them.
+  sed -i -E '/^GRUB_CMDLINE_LINUX/{
+    s/(^|[ "=])(autoinstall|ds=nocloud-net[^ "]*|cloud-config-url=[^ "]*)( |")/\1\3/g
+    s/(^|[ "=])(autoinstall|ds=nocloud-net[^ "]*|cloud-config-url=[^ "]*)( |")/\1\3/g
+    s/  +/ /g; s/=" /="/; s/ "$/"/
+  }' "$GRUB_DEFAULTS"
+  if [ "$GRUB_DEFAULTS" = /etc/default/grub ] && command -v update-grub > /dev/null; then
+    update-grub
+  fi
+fi
+# <<< grub-defaults
 rm -f /etc/ssh/ssh_host_*
 # An empty (not missing) machine-id: systemd generates one on the clone's first boot.
 truncate -s 0 /etc/machine-id

@@ -12,6 +12,8 @@ from typing import Literal
 from .inventory import BootProfile, Inventory, Node
 from .lifecycle import Lifecycle
 
+CARRY_OVER = " ---"  # the installer's separator (see install_profile)
+
 
 @dataclass(frozen=True)
 class NetbootRequest:
@@ -42,7 +44,9 @@ def install_profile(inv: Inventory, node: Node) -> BootProfile:
     if node.profile is not None:
         return inv.profiles[node.profile]
     installer = inv.installer
-    cmdline = f"ip=dhcp url={installer.iso} cloud-config-url=/dev/null autoinstall"
+    # curtin copies what follows ` --- ` into the installed system's GRUB defaults:
+    # the installer's own arguments go before it, the admin's extra `cmdline` after.
+    cmdline = f"ip=dhcp url={installer.iso} cloud-config-url=/dev/null autoinstall{CARRY_OVER}"
     if installer.cmdline:
         cmdline += f" {installer.cmdline}"
     return BootProfile(kernel=installer.kernel, initrd=installer.initrd, cmdline=cmdline,
@@ -76,12 +80,21 @@ def decide(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Dec
     return Decision("install", f"{node.hostname} is armed for install", node)
 
 
-def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token: str) -> Decision:
+def with_installer_args(cmdline: str, args: str) -> str:
+    """`args` added for the installer alone: before ` --- ` when the line has one."""
+    head, sep, tail = f" {cmdline} ".partition(f"{CARRY_OVER} ")
+    return f"{head.strip()} {args}{sep}{tail.rstrip()}".strip()
+
+
+def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token: str,
+              mac: str | None = None) -> Decision:
     """Fill in the install's kernel, initrd and command line, pointing at its seed."""
     assert decision.node is not None
     profile = install_profile(inv, decision.node)
     seed = f"{inv.site.base_url}/seed/{token}/"
-    cmdline = f"{profile.cmdline} ds=nocloud-net;s={seed}".strip()
+    # BOOTIF names the NIC that booted, so the installer's `ip=dhcp` uses that one.
+    ours = f"ds=nocloud-net;s={seed}" + (f" BOOTIF=01-{mac.replace(':', '-')}" if mac else "")
+    cmdline = with_installer_args(profile.cmdline, ours)
     reason = f"{decision.reason}: install #{install_id}" if install_id else decision.reason
     return replace(decision, reason=reason, install_id=install_id,
                    kernel=artifact_url(inv, profile.kernel),
@@ -101,4 +114,4 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
         return decision
     method = install_method(node, install_profile(inv, node))
     issued = lifecycle.begin_install(node, request.mac, method, inv.site.seed_ttl_minutes * 60)
-    return with_seed(inv, decision, issued.install_id, issued.token)
+    return with_seed(inv, decision, issued.install_id, issued.token, request.mac)

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import render, seeds
 from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--grub-port", type=int,
+                   help="also listen here for GRUB netboot clients: GRUB before 2.12 always "
+                        "connects to port 80, so give 80 when nodes boot through GRUB")
     p.add_argument("--dnsmasq", action="store_true",
                    help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
 
@@ -123,10 +127,12 @@ def _serve(args: argparse.Namespace) -> int:
     service = _seedbed(args)
     service.start()
     app = create_app(service)
+    ports = [args.port] + ([args.grub_port] if args.grub_port and args.grub_port != args.port else [])
+    listen = " ".join(f"{args.host}:{port}" for port in ports)
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
-          f"{args.state}, listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+          f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
     with lan.dnsmasq_running(args.dnsmasq, service):
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
+        waitress.serve(app, listen=listen, threads=args.threads,
                        ident="seedbed", channel_timeout=120, connection_limit=1000)
     return 0
 
@@ -142,7 +148,38 @@ def _validate(args: argparse.Namespace) -> int:
     if problems:
         return 1
     print(f"{args.file}: OK, {len(inv.nodes)} nodes in {inv.site.domain} ({inv.site.subnet})")
+    for note in firmware_notes(inv):
+        print(f"note: {note}")
     return 0
+
+
+def firmware_notes(inv: Inventory) -> list[str]:
+    """What every node's firmware and the boot path need, said where admins look."""
+    notes = [
+        "Secure Boot must be off in each node's firmware: the iPXE chain seedbed serves is not "
+        "signed (the NVIDIA modules are Canonical's signed prebuilt ones and load either way)",
+        "each node's booting NIC must come first in the firmware's network boot order; any of "
+        "its inventory macs may boot it (BOOTIF names that one to the installer)",
+    ]
+    own = urlsplit(inv.site.base_url)
+    if (own.port or 80) != 80:
+        notes.append(f"GRUB netboot clients before 2.12 reach seedbed on port 80 only, not "
+                     f"{own.port} (upstream GRUB; some distribution builds, such as Debian 12's, "
+                     "carry a port patch): run `seedbed serve --grub-port 80` for them")
+    for where, url in boot_urls(inv):
+        parts = urlsplit(url)
+        if parts.netloc != own.netloc and (parts.port or 80) != 80:
+            notes.append(f"{where}: {url} is on port {parts.port}: GRUB before 2.12 cannot fetch "
+                         "it (iPXE can)")
+    return notes
+
+
+def boot_urls(inv: Inventory) -> list[tuple[str, str]]:
+    """The kernel and initrd URLs the inventory names outright (not files seedbed serves)."""
+    sources = [("installer", inv.installer)]
+    sources += [(f"profiles.{name}", profile) for name, profile in inv.profiles.items()]
+    return [(f"{where}.{field}", getattr(source, field)) for where, source in sources
+            for field in ("kernel", "initrd") if getattr(source, field).startswith("http://")]
 
 
 def seed_problems(inv: Inventory) -> list[str]:
@@ -181,8 +218,9 @@ def _render(args: argparse.Namespace) -> int:
     decision = decide(inv, service.lifecycle, NetbootRequest(mac))
     if args.kind in ("ipxe", "grub"):
         if decision.action == "install":
-            decision = with_seed(inv, decision, None, PREVIEW_TOKEN)
-        text = render.ipxe_script(decision) if args.kind == "ipxe" else render.grub_config(decision)
+            decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
+        text = (render.ipxe_script(decision) if args.kind == "ipxe"
+                else render.grub_config(decision, inv.site.base_url))
         sys.stdout.write(text)
         return 0
     node = inv.node_by_mac(mac)

@@ -128,12 +128,20 @@ class Lifecycle:
         """The install a token belongs to, if it is still the node's current one."""
         return self._current(self.store.read(), token)
 
-    def for_seed(self, token: str) -> InstallRow:
-        """The install whose seed may be served now, or Denied."""
+    def for_seed(self, token: str, late: bool = False) -> InstallRow:
+        """The install whose seed may be served now, or Denied.
+
+        `late`: a file the installer's late-commands fetch. Those run after the whole
+        install and its update pass, often past the token's expiry, so an install that
+        has started (fetched its seed) gets them until it finishes, as it may still post
+        `installed`; an install that never started does not.
+        """
         install = self.current_install(token)
         seedable = IN_PROGRESS + (("installed",) if install.method == "image" else ())
         if install.state not in seedable:
             raise Denied(403, f"install #{install.id} is {install.state}: seeds are closed")
+        if late and install.state == "installing":
+            return install
         if self.clock() >= install.expires_at:
             raise Denied(403, f"install #{install.id} token expired")
         return install

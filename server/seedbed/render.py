@@ -20,12 +20,19 @@ def grub_quote(word: str) -> str:
     return "'" + word.replace("'", "'\\''") + "'"
 
 
-def grub_path(url: str) -> str:
-    """GRUB reads HTTP through a device: http://host:port/p becomes (http,host:port)/p."""
+def grub_path(url: str, base_url: str) -> str:
+    """GRUB reads HTTP through a device: http://host/p becomes (http,host)/p.
+
+    Upstream GRUB before 2.12 always connects to port 80 (`(http,host:8080)` names a host
+    called `host:8080`; Debian 12's 2.06 carries a patch that parses the port), so
+    seedbed's own URLs lose their port: `serve --grub-port 80` answers there. Other hosts
+    keep theirs, which only GRUB 2.12 (or a patched build) follows (validate warns).
+    """
     parts = urlsplit(url)
     if parts.scheme != "http":
         raise ValueError(f"GRUB can only fetch over plain HTTP, not {url!r}")
-    return grub_quote(f"(http,{parts.netloc}){parts.path or '/'}")
+    netloc = parts.hostname if parts.netloc == urlsplit(base_url).netloc else parts.netloc
+    return grub_quote(f"(http,{netloc}){parts.path or '/'}")
 
 
 @cache
@@ -49,5 +56,6 @@ def ipxe_script(decision: Decision) -> str:
     return _env().get_template(f"{decision.action}.ipxe.j2").render(decision=decision)
 
 
-def grub_config(decision: Decision) -> str:
-    return _env().get_template(f"{decision.action}.grub.j2").render(decision=decision)
+def grub_config(decision: Decision, base_url: str) -> str:
+    return _env().get_template(f"{decision.action}.grub.j2").render(decision=decision,
+                                                                    base_url=base_url)

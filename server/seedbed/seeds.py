@@ -170,12 +170,16 @@ def _first_boot_commands(inv: Inventory, node: Node) -> list[Any]:
 def provision_env(inv: Inventory, node: Node | None) -> dict[str, str]:
     """Settings for the provisioning steps; node None is the golden image (every driver)."""
     gpu = node is None or node.gpus > 0
+    software = inv.software
     return {
         "SEEDBED_UBUNTU_CODENAME": UBUNTU_CODENAME,
         "SEEDBED_APT_PROXY": inv.site.apt.proxy or "",
-        "SEEDBED_DOCKER_VERSION": inv.software.docker_version,
-        "SEEDBED_NVIDIA_DRIVER": inv.software.nvidia_driver if gpu else "",
-        "SEEDBED_NVIDIA_TOOLKIT_VERSION": inv.software.nvidia_toolkit_version,
+        "SEEDBED_DOCKER_VERSION": software.docker_version,
+        "SEEDBED_CONTAINERD_VERSION": software.containerd_version,
+        "SEEDBED_BUILDX_VERSION": software.buildx_version,
+        "SEEDBED_NVIDIA_DRIVER": software.nvidia_driver if gpu else "",
+        "SEEDBED_NVIDIA_MODULES": software.nvidia_modules if gpu else "",
+        "SEEDBED_NVIDIA_TOOLKIT_VERSION": software.nvidia_toolkit_version,
     }
 
 
@@ -225,19 +229,25 @@ def _network(inv: Inventory, node: Node) -> dict[str, Any]:
                 "nameservers": {"addresses": [str(a) for a in site.dns], "search": [site.domain]},
             })
         else:
-            nic["dhcp4"] = False
+            # No address here: an unplugged port must not hold the boot for networkd's wait.
+            nic.update({"dhcp4": False, "optional": True})
         ethernets[f"lab{i}"] = nic
     return {"version": 2, "ethernets": ethernets}
 
 
 def _late_commands(urls: SeedUrls) -> list[str]:
     target_script = "/target/var/lib/seedbed/provision.sh"
+    fetch = "curl -fsS --retry 5 --retry-connrefused"
+    post = "curl -fsS --retry 10 --retry-connrefused --retry-max-time 300 -X POST"
     return [
         "mkdir -p /target/var/lib/seedbed",
-        f"curl -fsS --retry 5 -o {target_script} {shlex.quote(urls.seed + 'provision.sh')}",
+        f"{fetch} -o {target_script} {shlex.quote(urls.seed + 'provision.sh')}",
         "curtin in-target --target=/target -- bash /var/lib/seedbed/provision.sh",
         # Last: tell seedbed the installer finished, so the next PXE boot is the local disk.
-        f"curl -fsS --retry 10 -X POST {shlex.quote(urls.callback('installed'))}",
+        # Not fatal: the install is done, and a lost post must not run the error-commands
+        # (they would report `failed`); the first boot's ready report follows it anyway.
+        f"{post} {shlex.quote(urls.callback('installed'))}"
+        " || echo 'seedbed: the installed report did not arrive; first boot reports ready' >&2",
     ]
 
 

@@ -45,10 +45,12 @@ def lab_inventory(base_url: str, admin_key: str, nodes: list[dict[str, Any]]) ->
 class Lab:
     """One service with its state under `root`; start() runs it, stop() ends it."""
 
-    def __init__(self, root: Path, image: TestImage, admin_key: str, nodes: list[dict[str, Any]]):
+    def __init__(self, root: Path, image: TestImage, admin_key: str, nodes: list[dict[str, Any]],
+                 host_ip: str = HOST_IP, extra_args: tuple[str, ...] = ()):
+        """`host_ip`: how guests reach the service (slirp's host, or a guestfwd address)."""
         self.root = root
         self.port = free_port()  # chosen first: the inventory's base_url names it
-        self.base_url = f"http://{HOST_IP}:{self.port}"
+        self.base_url = f"http://{host_ip}:{self.port}"
         files = root / "files"
         (files / "test").mkdir(parents=True)
         (files / "test" / "vmlinuz").symlink_to(image.kernel)
@@ -57,7 +59,7 @@ class Lab:
         self.state = root / "state"
         # Cluster auto-runs off: a ready node must not start an `rke up` in a boot test.
         self.server = ServeProcess(self.inventory, self.state, port=self.port,
-                                   extra_args=["--files", str(files)],
+                                   extra_args=["--files", str(files), *extra_args],
                                    env={"SEEDBED_CLUSTER_AUTO": "0"})
         self.tftp = root / "tftp"
         self.headers: dict[str, str] = {}

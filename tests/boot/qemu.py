@@ -116,8 +116,10 @@ class Guest:
         bootfile: str = "boot.ipxe",
         no_reboot: bool = False,
         extra_args: list[str] | None = None,
-        romfile: Path | None = None,
+        romfile: Path | Literal[""] | None = None,
         disk_serial: str | None = None,
+        leading_nics: tuple[str, ...] = (),
+        netdev_options: tuple[str, ...] = (),
     ) -> None:
         if base_disk and blank_disk_size:
             raise ValueError("give base_disk or blank_disk_size, not both")
@@ -130,7 +132,11 @@ class Guest:
         self.memory_mb, self.cpus, self.bootfile = memory_mb, cpus, bootfile
         self.ssh_port = ssh_port or free_port()
         self.no_reboot, self.extra_args = no_reboot, list(extra_args or [])
-        self.romfile = romfile  # None: QEMU's default iPXE ROM (see IPXE_ROM)
+        self.romfile = romfile  # None: QEMU's default iPXE ROM (see IPXE_ROM); "": no ROM
+        # MACs of NICs ahead of the booting one in PCI order (no boot ROM, own slirp network):
+        # the booting NIC is then not the first NIC the firmware and iPXE see.
+        self.leading_nics = leading_nics
+        self.netdev_options = netdev_options  # extra slirp options, e.g. guestfwd=...
         self.disk_serial = disk_serial  # the virtio disk's serial (lsblk SERIAL), for disk selectors
         self.console_log = self.workdir / "console.log"
         self.qemu_log = self.workdir / "qemu.log"
@@ -218,12 +224,16 @@ class Guest:
         netdev = (
             f"user,id=n0,tftp={self.tftp_dir},bootfile={self.bootfile},"
             f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
-        )
+        ) + "".join(f",{option}" for option in self.netdev_options)
+        leading: list[str] = []
+        for i, mac in enumerate(self.leading_nics, 1):
+            leading += ["-netdev", f"user,id=l{i}",
+                        "-device", f"virtio-net-pci,netdev=l{i},mac={mac},romfile="]
         # bootindex (not -boot n) is what OVMF honours; SeaBIOS does too.
         nic = f"virtio-net-pci,netdev=n0,mac={self.mac},bootindex=1"
-        if self.romfile:
+        if self.romfile is not None:
             nic += f",romfile={self.romfile}"
-        return ["-netdev", netdev, "-device", nic]
+        return [*leading, "-netdev", netdev, "-device", nic]
 
     def _disk_args(self) -> list[str]:
         if self.disk is None:

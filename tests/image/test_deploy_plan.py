@@ -50,7 +50,7 @@ def netboot(client: FlaskClient) -> tuple[str, str]:
 def test_armed_image_node_gets_the_deploy_ramdisk_with_only_its_seed_url(image_client: FlaskClient) -> None:
     script, token = netboot(image_client)
     assert "kernel http://10.20.0.5:8080/files/deploy/vmlinuz initrd=initrd console=ttyS0 " \
-           f"ds=nocloud-net;s=http://10.20.0.5:8080/seed/{token}/\n" in script
+           f"ds=nocloud-net;s=http://10.20.0.5:8080/seed/{token}/ BOOTIF=01-52-54-00-00-00-02\n" in script
     assert "initrd --name initrd http://10.20.0.5:8080/files/deploy/initrd.img" in script
     assert "golden" not in script and "SEEDBED-1" not in script  # the rest is in the plan
 

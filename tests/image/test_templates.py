@@ -65,7 +65,9 @@ def minutes(duration: str) -> float:
 def test_ubuntu_source_boots_the_iso_into_autoinstall_with_the_served_seed() -> None:
     ubuntu = source("ubuntu")
     typed = hcl_text("".join(ubuntu["boot_command"]))
-    assert " autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/" in typed
+    # The entry's line ends in `---`: deleted, then typed again after the installer's own.
+    assert "<end><bs><bs><bs> autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---<f10>" \
+        in typed
     assert typed.index("e<wait>") < typed.index("autoinstall") < typed.index("<f10>")
     assert ubuntu["http_directory"] == "${var.http_directory}"
     assert ubuntu["iso_url"] == "${var.iso_url}"
@@ -77,7 +79,7 @@ def test_ubuntu_source_boots_the_iso_into_autoinstall_with_the_served_seed() -> 
 def test_sources_wait_long_for_ssh_and_write_qcow2_under_uefi(name: str) -> None:
     src = source(name)
     assert src["ssh_timeout"] == "${var.ssh_timeout}"
-    assert minutes(variable_default("ssh_timeout")) >= 30
+    assert minutes(variable_default("ssh_timeout")) >= 120  # the install and its update pass
     assert src["ssh_handshake_attempts"] >= 100
     assert src["format"] == "qcow2"
     assert src["vm_name"] == "${var.image_name}.qcow2"
@@ -124,6 +126,30 @@ def test_cleanup_gives_every_clone_its_own_identity() -> None:
                  "/etc/cloud/cloud.cfg.d/99-installer.cfg"):
         assert step in script, step
     assert script.startswith("#!/bin/sh\n") and "set -eu" in script
+
+
+GRUB_DEFAULTS_BUILT = (
+    'GRUB_DEFAULT=0\n'
+    'GRUB_CMDLINE_LINUX_DEFAULT="autoinstall ds=nocloud-net;s=http://10.0.2.2:8123/ quiet splash"\n'
+    'GRUB_CMDLINE_LINUX="console=ttyS0 autoinstall"\n'
+)
+
+
+def test_cleanup_strips_the_build_arguments_from_grub_defaults(tmp_path: Path) -> None:
+    script = (PACKER / "scripts" / "cleanup.sh").read_text()
+    block = script[script.index("# >>> grub-defaults"):script.index("# <<< grub-defaults")]
+    defaults = tmp_path / "grub"
+    defaults.write_text(GRUB_DEFAULTS_BUILT)
+    subprocess.run(["sh", "-euc", block], env={"GRUB_DEFAULTS": str(defaults), "PATH": "/usr/bin:/bin"},
+                   check=True, timeout=30)
+    assert defaults.read_text() == ('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet splash"\n'
+                                    'GRUB_CMDLINE_LINUX="console=ttyS0"\n')
+
+
+def test_the_ubuntu_build_refuses_tcg_up_front() -> None:
+    problems = golden.preflight("ubuntu", None, "tcg")
+    assert any("needs KVM" in p and "5 s" in p for p in problems), problems
+    assert not any("needs KVM" in p for p in golden.preflight("debian", None, "tcg"))
 
 
 def test_required_plugins_only_in_the_file_newer_packer_gets() -> None:

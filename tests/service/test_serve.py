@@ -32,7 +32,7 @@ def test_one_machine_from_pxe_to_ready(tmp_path: Path) -> None:
         url = server.url
         assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok", "nodes": 2}
         chain = requests.get(f"{url}/boot.ipxe", timeout=5).text
-        assert "/ipxe?mac=${mac:hexhyp}" in chain
+        assert "/ipxe?mac=${netX/mac:hexhyp}" in chain
 
         script = requests.get(f"{url}/ipxe", params={"mac": MAC.replace(":", "-")}, timeout=5).text
         assert "autoinstall ds=nocloud-net;s=http://10.20.0.5:8080/seed/" in script

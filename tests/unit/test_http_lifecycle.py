@@ -22,7 +22,7 @@ def events(service, hostname: str = "gpu01") -> list[str]:  # noqa: ANN001
 def test_chain_script_passes_the_booting_nic_and_platform(client) -> None:  # noqa: ANN001
     text = client.get("/boot.ipxe").text
     assert text.startswith("#!ipxe\n")
-    assert ("chain --autofree http://10.20.0.5:8080/ipxe?mac=${mac:hexhyp}&buildarch=${buildarch}"
+    assert ("chain --autofree http://10.20.0.5:8080/ipxe?mac=${netX/mac:hexhyp}&buildarch=${buildarch}"
             "&platform=${platform}&uuid=${uuid}") in text
 
 
@@ -40,9 +40,9 @@ def test_armed_node_gets_the_installer_with_its_seed(client, service) -> None:  
 
 def test_grub_escapes_the_semicolon(client) -> None:  # noqa: ANN001
     text = boot(client, kind="grub")
-    assert "linux (http,10.20.0.5:8080)/files/ubuntu/vmlinuz " in text
+    assert "linux (http,10.20.0.5)/files/ubuntu/vmlinuz " in text
     assert " 'ds=nocloud-net;s=http://10.20.0.5:8080/seed/" in text
-    assert "initrd (http,10.20.0.5:8080)/files/ubuntu/initrd" in text
+    assert "initrd (http,10.20.0.5)/files/ubuntu/initrd" in text
 
 
 def test_unknown_mac_is_discovered_and_boots_local_disk(client, service) -> None:  # noqa: ANN001

@@ -90,6 +90,12 @@ def preflight(source: str, iso: str | None, accelerator: str) -> list[str]:
         problems.append(f"{OVMF} is missing (apt-get install ovmf)")
     if shutil.which("qemu-system-x86_64"):
         problems.extend(_accelerator_problems(accelerator))
+    if source == "ubuntu" and accelerator != "kvm":
+        problems.append(
+            f"the Ubuntu ISO build needs KVM, not {accelerator}: Packer types the autoinstall "
+            "arguments into the ISO's GRUB menu, which waits only 5 s, and under TCG the "
+            "firmware and GRUB reach it at no predictable time (the keys miss the menu and "
+            "the ISO boots without autoinstall). Build on a host where KVM works (ACCEL=kvm)")
     if source == "ubuntu" and iso:
         problems.extend(_iso_problems(iso))
     return problems

@@ -132,7 +132,14 @@ class Installer(Strict):
     @field_validator("iso")
     @classmethod
     def _iso(cls, v: str) -> str:
-        return http_url(v, "iso")
+        # casper's netboot (`url=`) fetches over plain HTTP only, and takes the download
+        # for an ISO to loop-mount only when the URL ends in .iso.
+        v = http_url(v, "iso")
+        if not v.startswith("http://"):
+            raise ValueError("the installer fetches the ISO over plain http:// only (casper's url=)")
+        if not v.endswith(".iso"):
+            raise ValueError("casper netboots url= only when it ends in .iso (no query string)")
+        return v
 
 
 SeedKind = Literal["autoinstall", "cloud-config"]
@@ -152,16 +159,39 @@ class BootProfile(Strict):
         return boot_safe(v, info.field_name)
 
 
+_NVIDIA_SERVER_DRIVER = re.compile(r"nvidia-driver-(\d+)-server")
+
+
 class Software(Strict):
     """Pinned versions: RKE rejects Docker releases newer than those it knows."""
 
     docker_version: str = "5:24.0.9-1~ubuntu.20.04~focal"
+    containerd_version: str = "1.6.28-1"  # containerd.io, as shipped with Docker 24.0.9
+    buildx_version: str = "0.12.1-1~ubuntu.20.04~focal"  # docker-buildx-plugin
     nvidia_driver: str = "nvidia-driver-535-server"
+    # nvidia-container-toolkit and the libnvidia-container packages share one version.
     nvidia_toolkit_version: str = "1.17.8-1"
 
-    @field_validator("docker_version", "nvidia_driver", "nvidia_toolkit_version")
+    @field_validator("docker_version", "containerd_version", "buildx_version", "nvidia_driver",
+                     "nvidia_toolkit_version")
     @classmethod
     def _package_version(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9.+:~_-]+", v):
             raise ValueError(f"{v!r} is not a Debian package name or version")
         return v
+
+    @field_validator("nvidia_driver")
+    @classmethod
+    def _server_branch(cls, v: str) -> str:
+        # Canonical signs prebuilt modules (linux-modules-nvidia-<branch>-server-generic) for
+        # the server branches: they load with Secure Boot on; a DKMS build does not.
+        if not _NVIDIA_SERVER_DRIVER.fullmatch(v):
+            raise ValueError(f"{v!r} is not nvidia-driver-<branch>-server (e.g. "
+                             "nvidia-driver-535-server), the form with signed prebuilt modules")
+        return v
+
+    @property
+    def nvidia_modules(self) -> str:
+        """Canonical's signed prebuilt kernel modules matching the driver branch."""
+        branch = _NVIDIA_SERVER_DRIVER.fullmatch(self.nvidia_driver).group(1)  # type: ignore[union-attr]
+        return f"linux-modules-nvidia-{branch}-server-generic"

@@ -50,7 +50,7 @@ def grub(query: NetbootQuery) -> Response:
     request_ = _netboot_request(query)
     _refuse_what_grub_cannot_fetch(request_)
     decision = netboot(service.inventory, service.lifecycle, request_)
-    return Response(render.grub_config(decision), content_type=_TEXT,
+    return Response(render.grub_config(decision, service.inventory.site.base_url), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
 
 
@@ -64,6 +64,6 @@ def _refuse_what_grub_cannot_fetch(request_: NetbootRequest) -> None:
     profile = install_profile(inv, decision.node)
     for location in (profile.kernel, profile.initrd):
         try:
-            render.grub_path(artifact_url(inv, location))
+            render.grub_path(artifact_url(inv, location), inv.site.base_url)
         except ValueError as exc:
             abort(error_response(409, f"{decision.node.hostname}: {exc}; boot it with iPXE"))

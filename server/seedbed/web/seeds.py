@@ -18,6 +18,8 @@ from .models import ErrorAnswer
 bp = Blueprint("seeds", __name__)
 
 SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh", "deploy.json")
+# What the installer's late-commands fetch: served past the token's expiry (Lifecycle.for_seed).
+LATE_FILES = ("provision.sh",)
 
 
 @bp.get("/seed/<token>/<name>")
@@ -28,7 +30,7 @@ def seed_file(token: str, name: str) -> Response:
     if name not in SEED_FILES:
         return error_response(404, f"no such seed file; there are {', '.join(SEED_FILES)}")
     service = seedbed()
-    install = service.lifecycle.for_seed(token)
+    install = service.lifecycle.for_seed(token, late=name in LATE_FILES)
     inv = service.inventory
     node = inv.node_by_hostname(install.hostname)
     if node is None:

@@ -199,8 +199,13 @@ class DryRun:
     recorded: list[list[str]]
 
     def log(self) -> str:
+        """The installer's own failures first (its FAIL events), then the log's tail."""
         path = self.output / "subiquity-server-debug.log"
-        return path.read_text(errors="replace")[-6000:] if path.exists() else "(no server log)"
+        if not path.exists():
+            return "(no server log)"
+        text = path.read_text(errors="replace")
+        fails = [line for line in text.splitlines() if " FAIL: " in line][:5]
+        return "\n".join(fails) + "\n...\n" + text[-3000:]
 
     def failure(self, stage: str) -> str:
         return f"installer dry-run, {stage} (output {self.output}):\n{self.log()}"

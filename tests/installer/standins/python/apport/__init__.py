@@ -7,7 +7,9 @@ class Report(dict):
         super().__init__(ProblemType=type, Date=date or "")
 
     def add_proc_info(self, *args, **kwargs) -> None:
-        pass
+        # Keys the real one adds and subiquity deletes again.
+        self["ExecutableTimestamp"] = ""
+        self["ProcMaps"] = ""
 
     def add_os_info(self, *args, **kwargs) -> None:
         pass

@@ -1,4 +1,4 @@
-"""Fixtures for the installer suite: the set-up installer and a live seedbed on loopback.
+"""Fixtures for the installer suite: the set-up installer and live seedbeds on loopback.
 
 Every test here is marked `installer`; without the pinned sources the suite skips
 with one line saying where it looked.
@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-import yaml
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ServeProcess, free_port, seed_token, write_inventory
+from support import ServeProcess, free_port, write_inventory
 
-from .harness import RELEASES, DryRun, InstallerRunner, missing_sources, prepare_installer
-from .machines import Machine
+from .harness import RELEASES, InstallerRunner, missing_sources, prepare_installer
+from .lab import LiveLab, loopback_inventory
 
 RELEASE = "23.02.1"
 
@@ -44,58 +41,6 @@ def installer_runner() -> InstallerRunner:
           f"(set-up when built: {installer.manifest['setup_seconds']}s)")
     # Nothing listens on this port: proxied (non-loopback) requests fail there.
     return InstallerRunner(installer, closed_port=free_port())
-
-
-@dataclass
-class LiveLab:
-    """A running `seedbed serve` on loopback with its inventory and an admin token."""
-
-    server: ServeProcess
-    admin_token: str
-    runner: InstallerRunner
-    work: Path
-
-    def seed(self, mac: str) -> tuple[str, dict[str, Any]]:
-        """Boot `mac` the way a machine does: its install script, then its user-data."""
-        url = self.server.url
-        script = requests.get(f"{url}/ipxe", params={"mac": mac}, timeout=10)
-        assert script.ok, f"stage /ipxe for {mac}: HTTP {script.status_code}"
-        token = seed_token(script.text)
-        user_data = requests.get(f"{url}/seed/{token}/user-data", timeout=10)
-        assert user_data.ok, f"stage user-data for {mac}: HTTP {user_data.status_code}"
-        document = yaml.safe_load(user_data.text)
-        assert "autoinstall" in document, f"stage user-data for {mac}: no autoinstall section"
-        return token, document["autoinstall"]
-
-    def install(self, hostname: str, mac: str, machine: Machine,
-                fail_command: str | None = None) -> tuple[str, dict[str, Any], DryRun]:
-        token, autoinstall = self.seed(mac)
-        run = self.runner.run(autoinstall, machine.probert(), machine.rotational(),
-                              self.work / f"{hostname}-{int(time.monotonic() * 1000)}",
-                              fail_command=fail_command)
-        if self.server.proc is None or self.server.proc.poll() is not None:
-            raise AssertionError(f"seedbed serve died during {hostname}'s dry-run:\n{self.server.log()}")
-        return token, autoinstall, run
-
-    def events(self, hostname: str) -> list[dict[str, Any]]:
-        response = requests.get(f"{self.server.url}/api/v1/nodes/{hostname}/events",
-                                headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10)
-        assert response.ok, f"stage events API for {hostname}: HTTP {response.status_code}"
-        return response.json()["events"]
-
-
-def loopback_inventory(data: dict[str, Any], base_url: str, closed: str) -> dict[str, Any]:
-    """The inventory with every URL a seed carries pointed at loopback."""
-    site = data["site"]
-    site["base_url"] = base_url
-    apt = site.get("apt") or {}
-    for key in ("proxy", "mirror"):
-        if key in apt:
-            apt[key] = f"{closed}/{key}"
-    data["installer"]["iso"] = f"{base_url}/files/ubuntu/ubuntu-20.04.6-live-server-amd64.iso"
-    if "ldap" in data:
-        data["ldap"]["uri"] = [closed.replace("http://", "ldaps://")]
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +22,8 @@ from seedbed.inventory import normalize_mac
 from seedbed.resources import default_inventory
 from support import BASE_INVENTORY
 
-from .conftest import LiveLab
-from .harness import DryRun
+from .harness import DryRun, InstallerRunner
+from .lab import LiveLab
 from .machines import SMALL_SERVER, WORKSTATION, Machine
 
 # examples/lab.yaml's nodes on the workstation: the disk each selector must pick.
@@ -185,3 +187,17 @@ def test_failing_late_command_runs_the_error_commands(corpus_lab: LiveLab) -> No
     assert f"/api/v1/callback/{token}/failed" in commands[-1]
     events = [e["message"] for e in corpus_lab.events("late-fails") if e["kind"] == "install"]
     assert any(m.startswith("finish subiquity/Late/run: FAIL") for m in events), events[-10:]
+
+
+def test_outbound_http_from_the_installer_ends_at_a_closed_loopback_port(
+        installer_runner: InstallerRunner, tmp_path: Path) -> None:
+    """The harness's block: a request for a public host never gets past the proxy setting."""
+    probe = ("import urllib.request\n"
+             "try:\n"
+             "    urllib.request.urlopen('http://archive.ubuntu.com/ubuntu/', timeout=5)\n"
+             "except OSError as exc:\n"
+             "    print('blocked', exc)\n")
+    env = installer_runner.env(tmp_path, None)
+    result = subprocess.run([str(installer_runner.installer.python), "-c", probe], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert "blocked" in result.stdout and "Connection refused" in result.stdout, result

@@ -45,8 +45,8 @@ def ramdisk_selector(selector: DiskSelector) -> dict[str, Any]:
 
 def _spaces_or_underscores(words: str) -> str:
     # NVMe's ID_MODEL keeps "Samsung SSD 980 PRO 1TB"; ata_id/usb_id write
-    # "Samsung_SSD_870_EVO_1TB". One glob for both; lsblk trims, udev does too.
-    return "[ _]".join(words.strip().split(" "))
+    # "Samsung_SSD_870_EVO_1TB" (a run of blanks becomes one underscore). One glob for both.
+    return "[ _]".join(words.split())
 
 
 def selector_warnings(selector: DiskSelector) -> list[str]:

@@ -168,8 +168,12 @@ def test_corpus_node_installs_onto_the_intended_disk(corpus_lab: LiveLab, hostna
     apt = run.apt_config["apt"]
     assert apt["http_proxy"] == seed["proxy"] and seed["proxy"].startswith("http://127.0.0.1:")
     assert apt["primary"][0]["uri"] == seed["apt"]["primary"][0]["uri"]
-    # LDAP logins travel in the installed system's first-boot user-data.
-    assert "sssd" in yaml.safe_dump(seed["user-data"])
+    # LDAP logins reach the installed system's first-boot user-data the installer wrote.
+    installed = run.installed_user_data
+    sssd = {f["path"]: f["content"] for f in installed["write_files"]}.get("/etc/sssd/sssd.conf", "")
+    assert f"ldap_uri = {corpus_lab.runner.blackhole.replace('http://', 'ldaps://')}" in sssd, (
+        f"{hostname}: no SSSD config for the site's directory in the installed user-data")
+    assert ["systemctl", "enable", "sssd"] in installed["runcmd"]
     print(f"{hostname}: dry-run {run.seconds}s onto {disk_path}")
 
 

@@ -92,7 +92,7 @@ def test_hostile_inventory_values_cannot_change_the_document() -> None:
     text = seeds.user_data(inv, node, URLS, "autoinstall")
     assert autoinstall_problems(text) == []
     config = yaml.safe_load(text)["autoinstall"]
-    assert config["storage"]["layout"]["match"] == {"model": "[ _]".join(HOSTILE.split(" ")),
+    assert config["storage"]["layout"]["match"] == {"model": "[ _]".join(HOSTILE.split()),
                                                     "serial": "*_S'; rm -rf / #"}
     assert config["ssh"]["authorized-keys"] == inv.admin.ssh_keys
     assert config["user-data"]["users"][0]["ssh_authorized_keys"] == inv.admin.ssh_keys

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from seedbed.cli import main
 from seedbed.disks import installer_match, ramdisk_selector, selector_warnings
 from seedbed.inventory import DiskSelector, load_inventory
 from seedbed.resources import default_inventory
@@ -76,16 +76,15 @@ def test_model_glob_accepts_nvme_spaces_and_sata_underscores() -> None:
      "is a udev link: the installer matches only kernel names"),
     ({"serial": "Samsung_SSD_870_EVO_1TB_S6PTNZ0R123456"}, "looks like udev's ID_SERIAL"),
 ])
-def test_validate_warns_when_a_selector_cannot_pin_one_disk(tmp_path: Path, disk: dict[str, Any],
-                                                           warning: str) -> None:
+def test_validate_warns_when_a_selector_cannot_pin_one_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture, disk: dict[str, Any], warning: str) -> None:
     data = inventory_data()
     data["nodes"][1]["disk"] = disk
     inventory = write_inventory(tmp_path / "lab.yaml", data)
-    result = subprocess.run([sys.executable, "-m", "seedbed.cli", "validate", str(inventory)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    lines = [ln for ln in result.stderr.splitlines() if "nodes[1].disk: " in ln]
-    assert len(lines) == 1 and warning in lines[0], result.stderr
+    assert main(["validate", str(inventory)]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "nodes[1].disk: " in ln]
+    assert len(lines) == 1 and warning in lines[0], err
 
 
 @pytest.mark.parametrize("disk", [{"serial": "S5GXNF0R100002"}, {"model": "Samsung SSD 980 PRO 1TB"},

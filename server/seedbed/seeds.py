@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .disks import installer_match
 from .firewall import ufw_commands
 from .inventory import Inventory, Node
 from .lan.sssd import add_directory_logins
@@ -200,7 +201,7 @@ def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
     """The `autoinstall:` mapping for the 20.04 installer."""
     config = copy.deepcopy(_autoinstall_base())
     config["network"] = _network(inv, node)
-    config["storage"]["layout"]["match"] = node.disk.match()
+    config["storage"]["layout"]["match"] = installer_match(node.disk)
     config["identity"] = {"hostname": node.hostname, "username": inv.admin.username,
                           "password": inv.admin.password_hash}
     config["ssh"] = {"install-server": True, "authorized-keys": admin_keys(inv, service_key),

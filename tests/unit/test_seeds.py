@@ -10,6 +10,7 @@ import yaml
 from seedbed import seeds
 from seedbed.checks import autoinstall_problems
 from seedbed.cli import PREVIEW_TOKEN, seed_problems
+from seedbed.disks import installer_match
 from seedbed.inventory import load_inventory, parse_inventory
 from seedbed.resources import default_inventory
 from support import ADMIN_KEY, inventory_data
@@ -32,7 +33,7 @@ def test_every_example_node_user_data_passes_the_20_04_checks(hostname: str) -> 
     assert config["identity"]["hostname"] == hostname
     assert config["ssh"] == {"install-server": True, "authorized-keys": list(inv.admin.ssh_keys),
                              "allow-pw": False}
-    assert config["storage"]["layout"]["match"] == node.disk.match()
+    assert config["storage"]["layout"]["match"] == installer_match(node.disk)
     assert config["reporting"]["seedbed"]["endpoint"].endswith(f"/api/v1/report/{PREVIEW_TOKEN}")
     assert f"/api/v1/callback/{PREVIEW_TOKEN}/installed" in config["late-commands"][-1]
     assert all(c.startswith("curtin in-target --target=/target") for c in config["late-commands"]
@@ -91,7 +92,8 @@ def test_hostile_inventory_values_cannot_change_the_document() -> None:
     text = seeds.user_data(inv, node, URLS, "autoinstall")
     assert autoinstall_problems(text) == []
     config = yaml.safe_load(text)["autoinstall"]
-    assert config["storage"]["layout"]["match"] == {"model": HOSTILE, "serial": "S'; rm -rf / #"}
+    assert config["storage"]["layout"]["match"] == {"model": "[ _]".join(HOSTILE.split()),
+                                                    "serial": "*_S'; rm -rf / #"}
     assert config["ssh"]["authorized-keys"] == inv.admin.ssh_keys
     assert config["user-data"]["users"][0]["ssh_authorized_keys"] == inv.admin.ssh_keys
     assert set(config) == set(yaml.safe_load(seeds.user_data(

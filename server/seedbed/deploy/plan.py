@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..boot import artifact_url
+from ..disks import ramdisk_selector
 from ..inventory import ImageSettings, Inventory, Node
 from ..seeds import SeedUrls
 
@@ -50,7 +51,7 @@ def deploy_plan(inv: Inventory, node: Node, urls: SeedUrls, files_dir: Path) -> 
         "hostname": node.hostname,
         "image": {"url": artifact_url(inv, image.file), "sha256": image_sha256(image, files_dir),
                   "format": image.format},
-        "disk": node.disk.match(),
+        "disk": ramdisk_selector(node.disk),
         "root_partition": image.root_partition,
         "seed": urls.seed,
         "report": urls.report,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..disks import selector_warnings
 from .model import Inventory
 from .node import Node
 from .site import Site
@@ -70,6 +71,9 @@ def cross_check(site: Site | None, nodes: list[tuple[int, Node]], profiles: dict
         seen_ip.setdefault(node.ip, i)
         if site is not None:
             _check_node_address(site, i, node, add)
+        if "disk" in node.model_fields_set:
+            for warning in selector_warnings(node.disk):
+                add(("nodes", i, "disk"), warning, "warning")
         if node.profile is not None and node.profile not in profiles:
             add(("nodes", i, "profile"), f"no boot profile named {node.profile!r} under profiles")
     if complete:

@@ -1,0 +1,1 @@
+"""Stand-in: subiquity imports it; the dry-run never uploads a report."""

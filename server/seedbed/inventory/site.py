@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from passlib.hash import sha512_crypt
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from .fields import DOMAIN_LABEL, Strict, boot_safe, http_url
+from .fields import DOMAIN_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -127,7 +127,8 @@ class Installer(Strict):
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
-        return boot_safe(v, info.field_name)
+        check = boot_safe if info.field_name == "cmdline" else boot_path
+        return check(v, info.field_name)
 
     @field_validator("iso")
     @classmethod
@@ -149,7 +150,8 @@ class BootProfile(Strict):
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
-        return boot_safe(v, info.field_name)
+        check = boot_safe if info.field_name == "cmdline" else boot_path
+        return check(v, info.field_name)
 
 
 class Software(Strict):

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import views
 from ..inventory import InventoryError, normalize_mac
-from ..inventory_edit import add_node
+from ..inventory_edit import EditConflict
 from ..tokens import token_hash
 from . import seedbed
 
@@ -102,15 +102,15 @@ def accept(mac: str) -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="expected a JSON node: hostname, ip, roles, and optionally gpus, disk"), 400
-    node = {"hostname": body.get("hostname"), "macs": [mac], "ip": body.get("ip"),
-            "roles": body.get("roles")}
+    node = {"hostname": body.get("hostname"), "ip": body.get("ip"), "roles": body.get("roles")}
     node.update({k: body[k] for k in ("gpus", "disk", "install", "profile") if k in body})
     try:
-        loaded = add_node(service.settings.inventory_path, node)
+        service.accept_discovered(mac, node, who=f"api:{g.admin}")
+    except EditConflict as exc:
+        return jsonify(error=str(exc)), 409
     except InventoryError as exc:
         return jsonify(error="the node would make the inventory invalid",
                        problems=[str(p) for p in exc.problems]), 422
-    service.accepted(mac, node["hostname"], loaded.inventory, who=f"api:{g.admin}")
     return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
 
 

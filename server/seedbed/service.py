@@ -88,6 +88,7 @@ class Seedbed:
         # A bad inventory must fail before any state is created or changed.
         inventory = load_inventory(settings.inventory_path).inventory
         settings.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.state_dir, 0o700)  # tokens' hashes, the service key, credentials
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
         self._listeners: list[Callable[[Inventory], None]] = []

@@ -7,6 +7,7 @@ change is one transaction, so a crash leaves the last committed state.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -115,7 +116,8 @@ class Store:
         # One writer at a time inside this process: SQLite's own busy handler
         # sleeps in growing steps, which turns write contention into long tails.
         self._write_lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_file(path)
         # executescript commits on its own; every statement is IF NOT EXISTS.
         self._connect().executescript(SCHEMA)
 
@@ -273,6 +275,14 @@ class Store:
 
     def has_admin_tokens(self) -> bool:
         return self.read().execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
+
+
+def _private_file(path: Path) -> None:
+    """Create the database 0600 (SQLite gives its -wal and -shm files the same mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
 
 
 def _node(row: sqlite3.Row) -> NodeRow:

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     hostname      TEXT PRIMARY KEY,
     state         TEXT NOT NULL,
     state_since   REAL NOT NULL,
-    armed_until   REAL,                 -- NULL: armed with no expiry (a new node)
+    armed_until   REAL,                 -- armed until then (NULL: not armed)
     install_id    INTEGER,              -- the install in progress or last finished
     facts         TEXT,                 -- JSON of the last ready report
     health        TEXT,                 -- JSON list of reasons a node is unhealthy
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS installs (
     hostname    TEXT NOT NULL,
     mac         TEXT NOT NULL,
     token_hash  TEXT NOT NULL UNIQUE,
+    boot_addr   TEXT,                   -- who fetched the boot script that began it
     method      TEXT NOT NULL,
     state       TEXT NOT NULL,          -- issued, installing, installed, ready, failed, superseded
     created_at  REAL NOT NULL,
@@ -89,6 +90,7 @@ class InstallRow:
     id: int
     hostname: str
     mac: str
+    boot_addr: str | None
     method: str
     state: str
     created_at: float
@@ -120,6 +122,14 @@ class Store:
         _private_file(path)
         # executescript commits on its own; every statement is IF NOT EXISTS.
         self._connect().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since the first release, for state folders created before them."""
+        db = self._connect()
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(installs)")}
+        if "boot_addr" not in columns:
+            db.execute("ALTER TABLE installs ADD COLUMN boot_addr TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -163,6 +173,10 @@ class Store:
         ).fetchone()
         return _node(row) if row else None
 
+    def set_new_node_windows(self, db: sqlite3.Connection, seconds: float) -> None:
+        """Nodes never booted are armed for `seconds` from when they entered the inventory."""
+        db.execute("UPDATE nodes SET armed_until = state_since + ? WHERE state = 'new'", (seconds,))
+
     def nodes(self) -> list[NodeRow]:
         rows = self.read().execute("SELECT * FROM nodes ORDER BY hostname").fetchall()
         return [_node(r) for r in rows]
@@ -181,18 +195,23 @@ class Store:
     # -- installs ------------------------------------------------------------
 
     def add_install(self, db: sqlite3.Connection, hostname: str, mac: str, token_hash: str,
-                    method: str, now: float, expires_at: float) -> int:
+                    boot_addr: str | None, method: str, now: float,
+                    expires_at: float) -> tuple[int, list[InstallRow]]:
+        """A new install of `hostname`, and the unfinished ones it supersedes."""
+        superseded = [_install(r) for r in db.execute(
+            "SELECT * FROM installs WHERE hostname = ? AND state IN ('issued', 'installing', "
+            "'installed') ORDER BY id", (hostname,))]
         db.execute(
             "UPDATE installs SET state = 'superseded', finished_at = ? "
             "WHERE hostname = ? AND state IN ('issued', 'installing', 'installed')",
             (now, hostname),
         )
         cur = db.execute(
-            "INSERT INTO installs (hostname, mac, token_hash, method, state, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, 'issued', ?, ?)",
-            (hostname, mac, token_hash, method, now, expires_at),
+            "INSERT INTO installs (hostname, mac, token_hash, boot_addr, method, state, created_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)",
+            (hostname, mac, token_hash, boot_addr, method, now, expires_at),
         )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid), superseded
 
     def install_by_token_hash(self, db: sqlite3.Connection, token_hash: str) -> InstallRow | None:
         row = db.execute("SELECT * FROM installs WHERE token_hash = ?", (token_hash,)).fetchone()

@@ -56,10 +56,11 @@ def boot_path(value: str, what: str) -> str:
     return boot_safe(value, what)
 
 
-def http_url(value: str, what: str) -> str:
+def http_url(value: str, what: str, boot_line: bool = True) -> str:
+    """An http(s) URL; one that reaches a boot line (boot_line) is also boot_safe."""
     if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
         raise ValueError(f"{what} must be an http:// or https:// URL without spaces")
-    return boot_safe(value, what)
+    return boot_safe(value, what) if boot_line else no_controls(value, what)
 
 
 def no_controls(value: str, what: str) -> str:

@@ -30,7 +30,8 @@ class AptSettings(Strict):
     @field_validator("proxy", "mirror")
     @classmethod
     def _is_url(cls, v: str | None) -> str | None:
-        return None if v is None else http_url(v, "apt setting")
+        # Only ever serialized into YAML and shell-quoted: never on a boot line.
+        return None if v is None else http_url(v, "apt setting", boot_line=False)
 
 
 class Site(Strict):
@@ -44,6 +45,11 @@ class Site(Strict):
     base_url: str
     seed_ttl_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 120
     reinstall_window_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 24 * 60
+    # How long a node stays armed after it first appears in the inventory (README: threat model).
+    new_node_window_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 24 * 60
+    # Seeds and callbacks only from the address that fetched the install's boot script
+    # or the node's own inventory address.
+    pin_install_address: bool = True
 
     @field_validator("domain")
     @classmethod

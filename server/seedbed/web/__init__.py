@@ -8,7 +8,7 @@ import time
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
-from ..lifecycle import Denied
+from ..lifecycle import Denied, Origin
 from ..service import Seedbed
 
 log = logging.getLogger("seedbed.http")
@@ -49,6 +49,19 @@ def create_app(seedbed: Seedbed) -> Flask:
 
 def seedbed() -> Seedbed:
     return current_app.extensions["seedbed"]
+
+
+def origin() -> Origin | None:
+    """This request's source for the install-address check; None when the site turns it off."""
+    inv = seedbed().inventory
+    if not inv.site.pin_install_address:
+        return None
+
+    def node_address(hostname: str) -> str | None:
+        node = inv.node_by_hostname(hostname)
+        return str(node.ip) if node else None
+
+    return Origin(request.remote_addr, node_address)
 
 
 def denied(exc: Denied) -> Response:

@@ -24,7 +24,7 @@ def _netboot_request() -> NetbootRequest:
         value = request.args.get(name, "")[:64]
         return value or None
 
-    return NetbootRequest(mac, arg("buildarch"), arg("platform"), arg("uuid"))
+    return NetbootRequest(mac, arg("buildarch"), arg("platform"), arg("uuid"), request.remote_addr)
 
 
 @bp.get("/boot.ipxe")

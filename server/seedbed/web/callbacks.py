@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from .. import health
 from ..lifecycle import Denied
-from . import denied, seedbed
+from . import denied, origin, seedbed
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
 
@@ -36,7 +36,7 @@ def report(token: str) -> Response:
     if event.get("description"):
         message += f" ({str(event['description'])[:200]})"
     try:
-        seedbed().lifecycle.report(token, event, message)
+        seedbed().lifecycle.report(token, event, message, origin())
     except Denied as exc:
         return denied(exc)
     return jsonify(status="recorded")
@@ -45,7 +45,7 @@ def report(token: str) -> Response:
 @bp.post("/callback/<token>/installed")
 def installed(token: str) -> Response:
     try:
-        install = seedbed().lifecycle.installed(token)
+        install = seedbed().lifecycle.installed(token, origin())
     except Denied as exc:
         return denied(exc)
     return jsonify(status="installed", install=install.id)
@@ -57,7 +57,7 @@ def failed(token: str) -> Response:
     # curl posts the installer's log tail as text/plain; JSON {"log": ...} works too.
     log = str(body.get("log", "")) if body is not None else request.get_data(as_text=True)
     try:
-        install = seedbed().lifecycle.failed(token, log)
+        install = seedbed().lifecycle.failed(token, log, origin())
     except Denied as exc:
         return denied(exc)
     return jsonify(status="failed", install=install.id)
@@ -72,12 +72,12 @@ def ready(token: str) -> Response:
         return jsonify(error="facts report is malformed", details=exc.errors(include_url=False,
                                                                             include_input=False)), 400
     try:
-        install = service.lifecycle.current_install(token)
+        install = service.lifecycle.current_install(token, origin())
         node = service.inventory.node_by_hostname(install.hostname)
         if node is None:
             return jsonify(error="node is no longer in the inventory"), 410
         problems = health.problems(node, facts)
-        service.lifecycle.ready(token, facts.model_dump(), problems)
+        service.lifecycle.ready(token, facts.model_dump(), problems, origin())
     except Denied as exc:
         return denied(exc)
     service.node_ready(install.hostname)

@@ -11,7 +11,7 @@ from ..deploy import plan
 from ..inventory import Node
 from ..lifecycle import Denied
 from ..store import InstallRow
-from . import denied, seedbed
+from . import denied, origin, seedbed
 
 bp = Blueprint("seeds", __name__)
 
@@ -24,7 +24,7 @@ def seed_file(token: str, name: str) -> Response:
         return Response("no such seed file\n", 404, content_type="text/plain")
     service = seedbed()
     try:
-        install = service.lifecycle.for_seed(token)
+        install = service.lifecycle.for_seed(token, origin())
     except Denied as exc:
         return denied(exc)
     inv = service.inventory

@@ -46,7 +46,7 @@ security_log = logging.getLogger("seedbed")
 
 
 class Denied(Exception):
-    """A token request that must change nothing: `status` is 403 or 404."""
+    """A token request that must change nothing: `status` is 403, 404 or 429."""
 
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
@@ -193,6 +193,10 @@ class Lifecycle:
             install = self._current(db, token, origin)
             if install.state not in IN_PROGRESS + ("installed",):
                 raise Denied(403, f"install #{install.id} is {install.state}")
+            recent = self.store.install_events_since(db, install.id, "install", now - 60)
+            if recent >= limits.REPORTS_PER_MINUTE:
+                raise Denied(429, f"install #{install.id} sent {recent} reports in the last "
+                             f"minute: at most {limits.REPORTS_PER_MINUTE}")
             self.store.add_event(db, now, "install", message, hostname=install.hostname,
                                  install_id=install.id, data=event)
         return install

@@ -29,6 +29,8 @@ EVENTS_WITHOUT_NODE = 2_000
 REPORT_FIELD_CHARS = 512
 #: Webhook events accepted per install token in any 60 s; more answer 429.
 REPORTS_PER_MINUTE = 600
+#: Bytes of a first-boot facts report (a real one is a few KiB).
+FACTS_MAX_BYTES = 64 * 1024
 #: Characters kept of the installer's log tail posted with a failure.
 FAILURE_LOG_CHARS = 64 * 1024
 #: Bytes of any request body (413 beyond).

@@ -2,6 +2,8 @@
 
 WAL mode lets the HTTP threads read while one writer commits; every state
 change is one transaction, so a crash leaves the last committed state.
+What unauthenticated machines write (discovered MACs, events) is capped
+(seedbed.limits): the oldest rows roll off and the number dropped is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from . import limits
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -53,6 +57,11 @@ CREATE TABLE IF NOT EXISTS events (
     data        TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_host ON events (hostname, id);
+CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, id);
+CREATE TABLE IF NOT EXISTS dropped (
+    scope       TEXT PRIMARY KEY,       -- events, node:HOST, install:ID, without-node, discovered
+    count       INTEGER NOT NULL        -- rows rolled off to keep the store bounded
+);
 CREATE TABLE IF NOT EXISTS discovered (
     mac         TEXT PRIMARY KEY,
     first_seen  REAL NOT NULL,
@@ -140,6 +149,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute(f"PRAGMA journal_size_limit={limits.WAL_MAX_BYTES}")
             self._local.db = db
         return db
 
@@ -240,6 +250,37 @@ class Store:
         if hostname is not None:
             db.execute("UPDATE nodes SET last_event = ?, last_event_at = ? WHERE hostname = ?",
                        (message, now, hostname))
+            self._roll_off(db, "hostname = ?", (hostname,), f"node:{hostname}",
+                           limits.EVENTS_PER_NODE)
+        else:
+            self._roll_off(db, "hostname IS NULL", (), "without-node", limits.EVENTS_WITHOUT_NODE)
+        if install_id is not None:
+            self._roll_off(db, "install_id = ?", (install_id,), f"install:{install_id}",
+                           limits.EVENTS_PER_INSTALL)
+
+    def _roll_off(self, db: sqlite3.Connection, where: str, args: tuple, scope: str,
+                  keep: int) -> None:
+        """Delete the events of one scope older than its newest `keep`, counting them."""
+        cur = db.execute(
+            f"DELETE FROM events WHERE {where} AND id <= (SELECT id FROM events WHERE {where}"  # noqa: S608 - fixed SQL
+            " ORDER BY id DESC LIMIT 1 OFFSET ?)", (*args, *args, keep))
+        self._count_dropped(db, cur.rowcount, scope, "events")
+
+    def _count_dropped(self, db: sqlite3.Connection, count: int, *scopes: str) -> None:
+        for key in scopes if count > 0 else ():
+            db.execute("INSERT INTO dropped (scope, count) VALUES (?, ?) ON CONFLICT (scope)"
+                       " DO UPDATE SET count = count + excluded.count", (key, count))
+
+    def dropped(self, scope: str = "events") -> int:
+        """How many rows of `scope` rolled off (events, node:HOST, install:ID, without-node,
+        discovered)."""
+        row = self.read().execute("SELECT count FROM dropped WHERE scope = ?", (scope,)).fetchone()
+        return int(row["count"]) if row else 0
+
+    def install_events_since(self, db: sqlite3.Connection, install_id: int, kind: str,
+                             since: float) -> int:
+        return int(db.execute("SELECT COUNT(*) FROM events WHERE install_id = ? AND kind = ?"
+                              " AND at > ?", (install_id, kind, since)).fetchone()[0])
 
     def events(self, hostname: str | None = None, limit: int = 200,
                after_id: int = 0) -> list[EventRow]:
@@ -270,6 +311,13 @@ class Store:
             " VALUES (?, ?, ?, 1, ?, ?, ?)",
             (mac, now, now, facts.get("buildarch"), facts.get("platform"), facts.get("uuid")),
         )
+        # Past the cap the least recently seen roll off; accepted ones go first (they are
+        # in the inventory now), so a flood of strangers costs only other strangers' rows.
+        cur = db.execute(
+            "DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY"
+            " accepted_as IS NULL, last_seen LIMIT max(0, (SELECT COUNT(*) FROM discovered) - ?))",
+            (limits.DISCOVERED_MAX,))
+        self._count_dropped(db, cur.rowcount, "discovered")
         return True
 
     def mark_accepted(self, db: sqlite3.Connection, mac: str, hostname: str) -> None:

@@ -55,17 +55,18 @@ def show_node(hostname: str) -> Response:
 @bp.get("/nodes/<hostname>/events")
 @admin_required
 def node_events(hostname: str) -> Response:
-    events = seedbed().store.events(hostname, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
-    return jsonify(events=views.event_dicts(events))
+    store = seedbed().store
+    events = store.events(hostname, limit=_int_arg("limit", 200), after_id=_int_arg("after", 0))
+    # `dropped`: older events rolled off to keep the store bounded (seedbed.limits).
+    return jsonify(events=views.event_dicts(events), dropped=store.dropped(f"node:{hostname}"))
 
 
 @bp.get("/events")
 @admin_required
 def all_events() -> Response:
-    events = seedbed().store.events(None, limit=_int_arg("limit", 200),
-                                    after_id=_int_arg("after", 0))
-    return jsonify(events=views.event_dicts(events))
+    store = seedbed().store
+    events = store.events(None, limit=_int_arg("limit", 200), after_id=_int_arg("after", 0))
+    return jsonify(events=views.event_dicts(events), dropped=store.dropped("events"))
 
 
 @bp.post("/nodes/<hostname>/reinstall")
@@ -85,7 +86,8 @@ def reinstall(hostname: str) -> Response:
 @bp.get("/discovered")
 @admin_required
 def discovered() -> Response:
-    return jsonify(discovered=seedbed().store.discovered())
+    store = seedbed().store
+    return jsonify(discovered=store.discovered(), dropped=store.dropped("discovered"))
 
 
 @bp.post("/discovered/<mac>/accept")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
-from .. import health
+from .. import health, limits
 from ..lifecycle import Denied
 from . import denied, origin, seedbed
 
@@ -27,7 +27,8 @@ def report(token: str) -> Response:
     body = _json_body()
     if body is None:
         return jsonify(error="expected a JSON object (curtin webhook event)"), 400
-    event = {k: body[k] for k in EVENT_FIELDS if k in body and isinstance(body[k], (str, int, float))}
+    event = {k: _bounded(body[k]) for k in EVENT_FIELDS
+             if k in body and isinstance(body[k], (str, int, float))}
     if "name" not in event or "event_type" not in event:
         return jsonify(error="event needs name and event_type"), 400
     message = f"{event['event_type']} {event['name']}"
@@ -40,6 +41,11 @@ def report(token: str) -> Response:
     except Denied as exc:
         return denied(exc)
     return jsonify(status="recorded")
+
+
+def _bounded(value: str | int | float) -> str | int | float:
+    """A webhook field as stored: text cut to limits.REPORT_FIELD_CHARS."""
+    return value[:limits.REPORT_FIELD_CHARS] if isinstance(value, str) else value
 
 
 @bp.post("/callback/<token>/installed")
@@ -66,6 +72,8 @@ def failed(token: str) -> Response:
 @bp.post("/callback/<token>/ready")
 def ready(token: str) -> Response:
     service = seedbed()
+    if len(request.get_data()) > limits.FACTS_MAX_BYTES:
+        return jsonify(error=f"facts report larger than {limits.FACTS_MAX_BYTES} bytes"), 413
     try:
         facts = health.Facts.model_validate(_json_body() or {})
     except ValidationError as exc:

@@ -47,7 +47,9 @@ def test_concurrent_accepts_both_land_in_the_file(service, admin_headers) -> Non
         assert [a.status_code for a in answers] == [201, 201], [a.json for a in answers]
         on_disk = load_inventory(service.settings.inventory_path).inventory
         for k, mac in enumerate(macs):
-            assert on_disk.node_by_mac(mac).hostname == f"new{pair}{k}", f"pair {pair}: lost"
+            node = on_disk.node_by_mac(mac)
+            assert node is not None, f"pair {pair}: new{pair}{k} was lost from the file"
+            assert node.hostname == f"new{pair}{k}"
             assert service.inventory.node_by_mac(mac) is not None, f"pair {pair}: not in memory"
     assert len(load_inventory(service.settings.inventory_path).inventory.nodes) == 2 + 2 * PAIRS
 

@@ -11,7 +11,7 @@ import yaml
 
 from seedbed import limits
 from seedbed.cli import main
-from seedbed.inventory import InventoryError, parse_inventory
+from seedbed.inventory import InventoryError, load_inventory, parse_inventory
 from seedbed.web import create_app
 from support import inventory_data, write_inventory
 
@@ -76,7 +76,6 @@ def test_oversize_file_is_not_parsed(tmp_path: Path) -> None:
     path.write_bytes(b"nodes:\n" + b"  - {hostname: a}\n" * (50 * 1024 * 1024 // 18))
     started = time.process_time()
     with pytest.raises(InventoryError, match="larger than"):
-        from seedbed.inventory import load_inventory
         load_inventory(path)
     assert time.process_time() - started < 1.0
 

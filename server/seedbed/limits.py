@@ -25,6 +25,9 @@ DISCOVERED_MAX = 512
 EVENTS_PER_NODE = 2_000
 EVENTS_PER_INSTALL = 1_000
 EVENTS_WITHOUT_NODE = 2_000
+#: Installs kept per node: every boot of an armed node begins one; the oldest roll off
+#: (their tokens were superseded long before).
+INSTALLS_PER_NODE = 100
 #: Characters kept of each field of a curtin webhook event (a 1 MiB description is cut).
 REPORT_FIELD_CHARS = 512
 #: Webhook events accepted per install token in any 60 s; more answer 429.

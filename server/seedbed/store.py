@@ -56,10 +56,12 @@ CREATE TABLE IF NOT EXISTS events (
     message     TEXT NOT NULL,
     data        TEXT
 );
+CREATE INDEX IF NOT EXISTS installs_by_host ON installs (hostname, id);
 CREATE INDEX IF NOT EXISTS events_by_host ON events (hostname, id);
 CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, id);
 CREATE TABLE IF NOT EXISTS dropped (
-    scope       TEXT PRIMARY KEY,       -- events, node:HOST, install:ID, without-node, discovered
+    scope       TEXT PRIMARY KEY,       -- events, node:HOST, install:ID, without-node,
+                                        -- discovered, installs:HOST
     count       INTEGER NOT NULL        -- rows rolled off to keep the store bounded
 );
 CREATE TABLE IF NOT EXISTS discovered (
@@ -221,6 +223,13 @@ class Store:
             " expires_at) VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)",
             (hostname, mac, token_hash, boot_addr, method, now, expires_at),
         )
+        # Each boot of an armed node adds an install: keep the newest, whose tokens matter.
+        gone = [row[0] for row in db.execute(
+            "DELETE FROM installs WHERE hostname = ? AND id <= (SELECT id FROM installs WHERE"
+            " hostname = ? ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (hostname, hostname, limits.INSTALLS_PER_NODE)).fetchall()]
+        db.executemany("DELETE FROM dropped WHERE scope = ?", [(f"install:{i}",) for i in gone])
+        self._count_dropped(db, len(gone), f"installs:{hostname}")
         return int(cur.lastrowid), superseded
 
     def install_by_token_hash(self, db: sqlite3.Connection, token_hash: str) -> InstallRow | None:

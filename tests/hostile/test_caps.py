@@ -94,6 +94,17 @@ def test_a_known_node_still_boots_after_the_flood(client, service) -> None:  # n
     assert "/seed/" in client.get("/ipxe?mac=52:54:00:00:00:01").text
 
 
+def test_reboot_flood_of_an_armed_node_keeps_its_installs_bounded(client, service) -> None:  # noqa: ANN001
+    boots = limits.INSTALLS_PER_NODE * 3
+    tokens = [seed_token(client.get("/ipxe?mac=52:54:00:00:00:01").text) for _ in range(boots)]
+    installs = count(service.store, "SELECT COUNT(*) FROM installs WHERE hostname = 'gpu01'")
+    assert installs == limits.INSTALLS_PER_NODE
+    assert service.store.dropped("installs:gpu01") == boots - limits.INSTALLS_PER_NODE
+    assert client.get(f"/seed/{tokens[-1]}/meta-data").status_code == 200
+    assert client.get(f"/seed/{tokens[0]}/meta-data").status_code == 404  # rolled off
+    assert client.get(f"/seed/{tokens[-2]}/meta-data").status_code == 403  # superseded
+
+
 @pytest.fixture
 def token(client) -> str:  # noqa: ANN001
     return seed_token(client.get("/ipxe?mac=52:54:00:00:00:01").text)
@@ -168,6 +179,6 @@ def test_an_oversize_facts_report_is_refused(client, token: str) -> None:  # noq
 def test_the_limits_are_documented(request: pytest.FixtureRequest) -> None:
     readme = (Path(request.config.rootpath) / "README.md").read_text()
     for name in ("DISCOVERED_MAX", "EVENTS_PER_NODE", "EVENTS_PER_INSTALL", "REPORTS_PER_MINUTE",
-                 "INVENTORY_MAX_BYTES"):
+                 "INVENTORY_MAX_BYTES", "INSTALLS_PER_NODE", "INVENTORY_MAX_VALUES"):
         value = getattr(limits, name)
         assert f"{value:,}" in readme or str(value) in readme, f"{name} = {value} not in README"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from support import inventory_data, seed_token, write_inventory
+from seedbed.cli import main
+from seedbed.service import Seedbed, Settings
+from seedbed.web import create_app
+from support import Clock, inventory_data, seed_token, write_inventory
 
 MAC = "52:54:00:00:00:01"
 NODE_IP = "10.20.0.21"  # gpu01's inventory address
@@ -44,8 +48,6 @@ def test_new_node_is_armed_only_for_its_window(client, clock) -> None:  # noqa: 
 
 
 def test_new_node_window_is_set_in_the_inventory(make_service, clock, admin_headers) -> None:  # noqa: ANN001
-    from seedbed.web import create_app
-
     data = inventory_data()
     data["site"]["new_node_window_minutes"] = 30
     service = make_service(data)
@@ -88,8 +90,6 @@ def test_ipv4_through_a_dual_stack_socket_is_the_same_address(client) -> None:  
 
 
 def test_pinning_can_be_turned_off(make_service) -> None:  # noqa: ANN001
-    from seedbed.web import create_app
-
     data = inventory_data()
     data["site"]["pin_install_address"] = False
     client = create_app(make_service(data)).test_client()
@@ -114,3 +114,11 @@ def test_boot_events_name_the_requesting_address(client, service, address: str) 
     boot(client, address=address)
     [event] = [e for e in service.store.events("gpu01") if e.kind == "boot"]
     assert address in event.message and event.data == {"address": address}
+
+
+def test_cli_shows_a_closed_window(tmp_path, capsys) -> None:  # noqa: ANN001
+    inventory = write_inventory(tmp_path / "lab.yaml", inventory_data())
+    Seedbed(Settings(inventory, tmp_path / "state"), Clock(time.time() - 25 * HOUR))
+    assert main(["nodes", "--inventory", str(inventory), "--state", str(tmp_path / "state")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("new (window closed: seedbed reinstall)") == 2, out

@@ -10,6 +10,7 @@ two edits never both start from the same text and one of them lost.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import threading
@@ -48,22 +49,34 @@ def add_node(path: Path, node: dict[str, Any],
     file on disk already has the node's MAC or hostname.
     """
     with edit_lock(path):
-        text = path.read_text(encoding="utf-8")
-        current = parse_inventory(text, source=str(path)).inventory
-        macs = [normalize_mac(m) for m in node.get("macs") or []]
-        if holder := next((current.node_by_mac(m) for m in macs if current.node_by_mac(m)), None):
-            raise EditConflict(f"{', '.join(macs)} is already in {path.name} as {holder.hostname}")
-        if current.node_by_hostname(str(node.get("hostname"))) is not None:
-            raise EditConflict(f"{path.name} already has a node named {node.get('hostname')!r}")
         yaml = YAML()  # round-trip mode
         yaml.preserve_quotes = True
-        document = yaml.load(text)
+        document = yaml.load(path.read_text(encoding="utf-8"))
+        _check_new(document["nodes"], node, path.name)
         document["nodes"].append(node)
         buffer = io.StringIO()
         yaml.dump(document, buffer)
         loaded = parse_inventory(buffer.getvalue(), source=str(path))
         _replace(path, buffer.getvalue())
         return install(loaded)
+
+
+def _check_new(nodes: list[Any], node: dict[str, Any], where: str) -> None:
+    """EditConflict if the file already holds the node's MAC or hostname (the loader would
+    call it a duplicate; a conflict says another edit got there first)."""
+    def macs(entry: Any) -> set[str]:
+        found = set()
+        for mac in entry.get("macs") or [] if isinstance(entry, dict) else []:
+            with contextlib.suppress(ValueError):  # the loader reports a malformed one
+                found.add(normalize_mac(str(mac)))
+        return found
+
+    for entry in nodes:
+        if shared := macs(entry) & macs(node):
+            raise EditConflict(f"{', '.join(sorted(shared))} is already in {where} as "
+                               f"{entry.get('hostname')}")
+        if isinstance(entry, dict) and entry.get("hostname") == node.get("hostname"):
+            raise EditConflict(f"{where} already has a node named {node.get('hostname')!r}")
 
 
 def _replace(path: Path, text: str) -> None:

@@ -35,6 +35,8 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
     "python object": (inventory_text().encode() + b"\nx: !!python/object:os.system {}\n",
                       "python/object"),
     "deep nesting": (b"[" * 5000, "nest"),
+    "5000-digit number": (inventory_text().encode() + b"\nx: " + b"9" * 5000 + b"\n", "cannot read"),
+    "13th month": (inventory_text().encode() + b"\nx: !!timestamp 2020-13-01\n", "cannot read"),
     "complex key": (b"? [a, b]\n: 1\n", "unhashable key"),
     "not a mapping": (b"- a\n- b\n", "must be a YAML mapping"),
 }
@@ -56,6 +58,15 @@ def test_hostile_file_message_names_the_line(name: str) -> None:
     assert any(p.line for p in info.value.problems), str(info.value)
 
 
+@pytest.mark.parametrize("name", ["non-UTF-8", "python object", "5000-digit number", "13th month"])
+def test_the_line_is_the_one_with_the_bad_value(name: str) -> None:
+    text = HOSTILE[name][0]
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(text)
+    bad_line = text.rstrip(b"\n").count(b"\n") + 1  # each case appends its bad value last
+    assert [p.line for p in info.value.problems] == [bad_line], str(info.value)
+
+
 def test_alias_bomb_is_refused_fast_and_small() -> None:
     """Before: depth 7 took 6.8 s and 1.15 GB, depth 9 ran out of memory."""
     tracemalloc.start()
@@ -73,7 +84,7 @@ def test_alias_bomb_is_refused_fast_and_small() -> None:
 
 def test_oversize_file_is_not_parsed(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
-    path.write_bytes(b"nodes:\n" + b"  - {hostname: a}\n" * (50 * 1024 * 1024 // 18))
+    path.write_bytes(b"nodes:\n" + b"  - {hostname: a}\n" * (8 * 1024 * 1024 // 18))  # 8 MiB
     started = time.process_time()
     with pytest.raises(InventoryError, match="larger than"):
         load_inventory(path)

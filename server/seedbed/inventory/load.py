@@ -17,8 +17,22 @@ from .node import Node
 from .rules import Problem, cluster_problems, cross_check, dotted, image_problems, lan_problems, line_for
 from .site import Site
 
-# libyaml where installed (fast); the pure-Python parser reads the same YAML 1.1.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.1's safe loader (libyaml's where installed) that names the value it cannot read.
+
+    Python's int(), float() and the date constructors raise ValueError for a
+    5,000-digit number or a 13th month; here that becomes a YAML error with a line.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            shown = str(node.value)[:40] + ("..." if len(str(node.value)) > 40 else "")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as {node.tag.rsplit(':', 1)[-1]}: "
+                f"{str(exc)[:120]}", node.start_mark) from None
 
 
 class InventoryError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,6 +105,18 @@ def seed_token(script: str) -> str:
     match = re.search(r"/seed/([A-Za-z0-9_-]+)/", script)
     assert match, f"no seed URL in script:\n{script}"
     return match.group(1)
+
+
+def place_file(source: Path, target: Path) -> None:
+    """Put a cached artifact into a files folder: a hard link, or a copy across filesystems.
+
+    Not a symlink: seedbed refuses links that leave its files folder.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source.resolve(), target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def free_port() -> int:

@@ -21,6 +21,7 @@ class NetbootRequest:
     buildarch: str | None = None
     platform: str | None = None
     uuid: str | None = None
+    address: str | None = None  # the client's IP address, which the install is pinned to
 
 
 @dataclass(frozen=True)
@@ -113,5 +114,6 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
         lifecycle.local_boot(node, request.mac, decision.reason)
         return decision
     method = install_method(node, install_profile(inv, node))
-    issued = lifecycle.begin_install(node, request.mac, method, inv.site.seed_ttl_minutes * 60)
+    issued = lifecycle.begin_install(node, request.mac, method, inv.site.seed_ttl_minutes * 60,
+                                     request.address)
     return with_seed(inv, decision, issued.install_id, issued.token, request.mac)

@@ -291,6 +291,8 @@ def _nodes(args: argparse.Namespace) -> int:
     rows = [["HOSTNAME", "MAC", "STATE", "LAST EVENT", "SINCE"]]
     for s in node_summaries(service.inventory, service.lifecycle):
         state = s["state"] + (" (armed)" if s["armed"] and s["state"] != "new" else "")
+        if s["state"] == "new" and not s["armed"]:
+            state += " (window closed: seedbed reinstall)"
         last = (s["last_event"] or "-")[:60]
         rows.append([s["hostname"], s["macs"][0], state, last, _ago(s["since"])])
         rows.extend(["", "", "", f"  ! {reason}", ""] for reason in s["health"])

@@ -4,21 +4,27 @@
      ▲                │ └────failed────▶ failed
      └── reinstall ───┴── (armed, with a window) ◀── any state
 
-A node is *armed* while new (no expiry) or after `reinstall` (until its window
-closes), and stays armed while installing so a machine that reboots mid-install
-starts over. Each boot script served to an armed node begins a new install with
-a new token; the old one stops working. Once `installed`, `failed` or `ready`
-arrives the node is disarmed and PXE boots get the local disk.
+A node is *armed* while new (for site.new_node_window_minutes after it entered
+the inventory) or after `reinstall` (until its window closes), and stays armed
+while installing so a machine that reboots mid-install starts over. Each boot
+script served to an armed node begins a new install with a new token; the old
+one stops working, and an event names the address that superseded it. With
+site.pin_install_address, the token is honoured only from the address that
+fetched that boot script or the node's own inventory address. Once `installed`,
+`failed` or `ready` arrives the node is disarmed and PXE boots get the local disk.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from . import limits
 from .inventory import Inventory, Node
 from .store import InstallRow, NodeRow, Store
 from .tokens import looks_like_token, new_token, token_hash
@@ -36,16 +42,42 @@ class NodeState(str, Enum):
 
 ARMED_STATES = {NodeState.NEW.value, NodeState.ARMED.value, NodeState.INSTALLING.value}
 IN_PROGRESS = ("issued", "installing")
-LOG_LIMIT = 64 * 1024
+security_log = logging.getLogger("seedbed")
 
 
 class Denied(Exception):
-    """A token request that must change nothing: `status` is 403 or 404."""
+    """A token request that must change nothing: `status` is 403, 404 or 429."""
 
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+def plain_address(address: str | None) -> str | None:
+    """An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) as a.b.c.d."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a token request came from, and the node addresses it may come from."""
+
+    address: str | None
+    node_address: Callable[[str], str | None]  # hostname -> its inventory address
+
+    def check(self, install: InstallRow) -> None:
+        allowed = {install.boot_addr, self.node_address(install.hostname)} - {None}
+        if plain_address(self.address) not in allowed:
+            security_log.warning("install #%d: token used from %s, refused (booted from %s)",
+                                 install.id, self.address, install.boot_addr)
+            raise Denied(403, f"install #{install.id} takes requests only from the address that "
+                         f"booted it or the node's own, not {self.address}")
 
 
 @dataclass(frozen=True)
@@ -76,26 +108,36 @@ class Lifecycle:
             for node in inventory.nodes:
                 state = NodeState.INSTALLED if node.adopted else NodeState.NEW
                 self.store.ensure_node(db, node.hostname, state.value, now)
+            self.store.set_new_node_windows(db, inventory.site.new_node_window_minutes * 60)
 
     def is_armed(self, row: NodeRow | None) -> bool:
-        if row is None or row.state not in ARMED_STATES:
+        if row is None or row.state not in ARMED_STATES or row.armed_until is None:
             return False
-        return row.armed_until is None or self.clock() < row.armed_until
+        return self.clock() < row.armed_until
 
     # -- boot -------------------------------------------------------------------
 
-    def begin_install(self, node: Node, mac: str, method: str, ttl_seconds: float) -> IssuedInstall:
+    def begin_install(self, node: Node, mac: str, method: str, ttl_seconds: float,
+                      address: str | None = None) -> IssuedInstall:
         """Issue a fresh token for this boot; any earlier install of the node is superseded."""
         token = new_token()
         now = self.clock()
         expires = now + ttl_seconds
+        address = plain_address(address)
         with self.store.transaction() as db:
-            install_id = self.store.add_install(db, node.hostname, mac, token_hash(token), method,
-                                               now, expires)
+            install_id, superseded = self.store.add_install(
+                db, node.hostname, mac, token_hash(token), address, method, now, expires)
             self.store.set_node(db, node.hostname, now, state=NodeState.INSTALLING.value,
                                 install_id=install_id)
-            self.store.add_event(db, now, "boot", f"install #{install_id} started ({method})",
-                                 hostname=node.hostname, mac=mac, install_id=install_id)
+            for old in superseded:
+                self.store.add_event(
+                    db, now, "superseded", f"install #{old.id} ({old.state}, booted from "
+                    f"{old.boot_addr}) superseded by a boot from {address} ({mac})",
+                    hostname=node.hostname, mac=mac, install_id=old.id,
+                    data={"address": address, "previous_address": old.boot_addr})
+            self.store.add_event(db, now, "boot", f"install #{install_id} started ({method}) "
+                                 f"from {address}", hostname=node.hostname, mac=mac,
+                                 install_id=install_id, data={"address": address})
         return IssuedInstall(install_id, token, expires)
 
     def local_boot(self, node: Node, mac: str, reason: str) -> None:
@@ -113,7 +155,7 @@ class Lifecycle:
 
     # -- token checks ----------------------------------------------------------
 
-    def _current(self, db: Any, token: str) -> InstallRow:
+    def _current(self, db: Any, token: str, origin: Origin | None) -> InstallRow:
         if not looks_like_token(token):
             raise Denied(404, "unknown token")
         install = self.store.install_by_token_hash(db, token_hash(token))
@@ -122,13 +164,15 @@ class Lifecycle:
         node = self.store.node(install.hostname, db)
         if node is None or node.install_id != install.id:
             raise Denied(403, "token belongs to an install that is no longer current")
+        if origin is not None:
+            origin.check(install)
         return install
 
-    def current_install(self, token: str) -> InstallRow:
+    def current_install(self, token: str, origin: Origin | None = None) -> InstallRow:
         """The install a token belongs to, if it is still the node's current one."""
-        return self._current(self.store.read(), token)
+        return self._current(self.store.read(), token, origin)
 
-    def for_seed(self, token: str, late: bool = False) -> InstallRow:
+    def for_seed(self, token: str, late: bool = False, origin: Origin | None = None) -> InstallRow:
         """The install whose seed may be served now, or Denied.
 
         `late`: a file the installer's late-commands fetch. Those run after the whole
@@ -136,7 +180,7 @@ class Lifecycle:
         has started (fetched its seed) gets them until it finishes, as it may still post
         `installed`; an install that never started does not.
         """
-        install = self.current_install(token)
+        install = self.current_install(token, origin)
         seedable = IN_PROGRESS + (("installed",) if install.method == "image" else ())
         if install.state not in seedable:
             raise Denied(403, f"install #{install.id} is {install.state}: seeds are closed")
@@ -156,28 +200,34 @@ class Lifecycle:
 
     # -- machine callbacks -------------------------------------------------------
 
-    def report(self, token: str, event: dict[str, Any], message: str) -> InstallRow:
+    def report(self, token: str, event: dict[str, Any], message: str,
+               origin: Origin | None = None) -> InstallRow:
         """A curtin webhook event; accepted while the install runs, even past the seed expiry."""
         now = self.clock()
         with self.store.transaction() as db:
-            install = self._current(db, token)
+            install = self._current(db, token, origin)
             if install.state not in IN_PROGRESS + ("installed",):
                 raise Denied(403, f"install #{install.id} is {install.state}")
+            recent = self.store.install_events_since(db, install.id, "install", now - 60)
+            if recent >= limits.REPORTS_PER_MINUTE:
+                raise Denied(429, f"install #{install.id} sent {recent} reports in the last "
+                             f"minute: at most {limits.REPORTS_PER_MINUTE}")
             self.store.add_event(db, now, "install", message, hostname=install.hostname,
                                  install_id=install.id, data=event)
         return install
 
-    def installed(self, token: str) -> InstallRow:
-        return self._finish_install(token, "installed", NodeState.INSTALLED, None)
+    def installed(self, token: str, origin: Origin | None = None) -> InstallRow:
+        return self._finish_install(token, "installed", NodeState.INSTALLED, None, origin)
 
-    def failed(self, token: str, log: str) -> InstallRow:
-        return self._finish_install(token, "failed", NodeState.FAILED, log[-LOG_LIMIT:])
+    def failed(self, token: str, log: str, origin: Origin | None = None) -> InstallRow:
+        return self._finish_install(token, "failed", NodeState.FAILED,
+                                    log[-limits.FAILURE_LOG_CHARS:], origin)
 
     def _finish_install(self, token: str, outcome: str, state: NodeState,
-                        log: str | None) -> InstallRow:
+                        log: str | None, origin: Origin | None) -> InstallRow:
         now = self.clock()
         with self.store.transaction() as db:
-            install = self._current(db, token)
+            install = self._current(db, token, origin)
             if install.state == outcome:
                 return install  # a retried callback: already recorded
             if install.state not in IN_PROGRESS:
@@ -190,7 +240,8 @@ class Lifecycle:
                                  data={"log": log} if log else None)
         return install
 
-    def ready(self, token: str, facts: dict[str, Any], problems: list[str]) -> ReadyReport:
+    def ready(self, token: str, facts: dict[str, Any], problems: list[str],
+              origin: Origin | None = None) -> ReadyReport:
         """First boot finished: healthy nodes become ready, others unhealthy with reasons.
 
         A repeated report of the same install (a retried curl) changes nothing and gets
@@ -199,7 +250,7 @@ class Lifecycle:
         now = self.clock()
         state = NodeState.UNHEALTHY if problems else NodeState.READY
         with self.store.transaction() as db:
-            install = self._current(db, token)
+            install = self._current(db, token, origin)
             if install.state == "ready":
                 row = self.store.node(install.hostname, db)
                 return ReadyReport(install, row.health if row else [], first=False)

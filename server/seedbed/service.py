@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
+from .inventory_edit import add_node
 from .lifecycle import Lifecycle
 from .store import Store
 
@@ -86,6 +88,7 @@ class Seedbed:
         # A bad inventory must fail before any state is created or changed.
         inventory = load_inventory(settings.inventory_path).inventory
         settings.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.state_dir, 0o700)  # tokens' hashes, the service key, credentials
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
         self._listeners: list[Callable[[Inventory], None]] = []
@@ -121,7 +124,18 @@ class Seedbed:
     def inventory(self) -> Inventory:
         return self.inventory_source.get()
 
-    def accepted(self, mac: str, hostname: str, inventory: Inventory, who: str) -> None:
-        """A discovered machine was added to the inventory file as `hostname`."""
+    def accept_discovered(self, mac: str, node: dict[str, Any], who: str) -> Inventory:
+        """Add a discovered machine to the inventory file and take the new inventory at once.
+
+        Raises InventoryError or EditConflict (inventory_edit) and changes nothing then.
+        """
+        inventory = add_node(self.settings.inventory_path,
+                             {"hostname": node.get("hostname"), "macs": [mac], **node},
+                             lambda loaded: self._take_written(loaded.inventory))
+        self.lifecycle.accept_discovered(mac, node["hostname"], who)
+        return inventory
+
+    def _take_written(self, inventory: Inventory) -> Inventory:
+        # Under the edit lock: the next edit starts from this file, and the one in memory.
         self.inventory_source.replace(inventory)
-        self.lifecycle.accept_discovered(mac, hostname, who)
+        return inventory

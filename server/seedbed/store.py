@@ -2,11 +2,14 @@
 
 WAL mode lets the HTTP threads read while one writer commits; every state
 change is one transaction, so a crash leaves the last committed state.
+What unauthenticated machines write (discovered MACs, events) is capped
+(seedbed.limits): the oldest rows roll off and the number dropped is kept.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import limits
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
     hostname      TEXT PRIMARY KEY,
     state         TEXT NOT NULL,
     state_since   REAL NOT NULL,
-    armed_until   REAL,                 -- NULL: armed with no expiry (a new node)
+    armed_until   REAL,                 -- armed until then (NULL: not armed)
     install_id    INTEGER,              -- the install in progress or last finished
     facts         TEXT,                 -- JSON of the last ready report
     health        TEXT,                 -- JSON list of reasons a node is unhealthy
@@ -33,6 +38,7 @@ CREATE TABLE IF NOT EXISTS installs (
     hostname    TEXT NOT NULL,
     mac         TEXT NOT NULL,
     token_hash  TEXT NOT NULL UNIQUE,
+    boot_addr   TEXT,                   -- who fetched the boot script that began it
     method      TEXT NOT NULL,
     state       TEXT NOT NULL,          -- issued, installing, installed, ready, failed, superseded
     created_at  REAL NOT NULL,
@@ -50,7 +56,14 @@ CREATE TABLE IF NOT EXISTS events (
     message     TEXT NOT NULL,
     data        TEXT
 );
+CREATE INDEX IF NOT EXISTS installs_by_host ON installs (hostname, id);
 CREATE INDEX IF NOT EXISTS events_by_host ON events (hostname, id);
+CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, id);
+CREATE TABLE IF NOT EXISTS dropped (
+    scope       TEXT PRIMARY KEY,       -- events, node:HOST, install:ID, without-node,
+                                        -- discovered, installs:HOST
+    count       INTEGER NOT NULL        -- rows rolled off to keep the store bounded
+);
 CREATE TABLE IF NOT EXISTS discovered (
     mac         TEXT PRIMARY KEY,
     first_seen  REAL NOT NULL,
@@ -88,6 +101,7 @@ class InstallRow:
     id: int
     hostname: str
     mac: str
+    boot_addr: str | None
     method: str
     state: str
     created_at: float
@@ -115,9 +129,18 @@ class Store:
         # One writer at a time inside this process: SQLite's own busy handler
         # sleeps in growing steps, which turns write contention into long tails.
         self._write_lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_file(path)
         # executescript commits on its own; every statement is IF NOT EXISTS.
         self._connect().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since the first release, for state folders created before them."""
+        db = self._connect()
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(installs)")}
+        if "boot_addr" not in columns:
+            db.execute("ALTER TABLE installs ADD COLUMN boot_addr TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -128,6 +151,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute(f"PRAGMA journal_size_limit={limits.WAL_MAX_BYTES}")
             self._local.db = db
         return db
 
@@ -161,6 +185,10 @@ class Store:
         ).fetchone()
         return _node(row) if row else None
 
+    def set_new_node_windows(self, db: sqlite3.Connection, seconds: float) -> None:
+        """Nodes never booted are armed for `seconds` from when they entered the inventory."""
+        db.execute("UPDATE nodes SET armed_until = state_since + ? WHERE state = 'new'", (seconds,))
+
     def nodes(self) -> list[NodeRow]:
         rows = self.read().execute("SELECT * FROM nodes ORDER BY hostname").fetchall()
         return [_node(r) for r in rows]
@@ -179,18 +207,30 @@ class Store:
     # -- installs ------------------------------------------------------------
 
     def add_install(self, db: sqlite3.Connection, hostname: str, mac: str, token_hash: str,
-                    method: str, now: float, expires_at: float) -> int:
+                    boot_addr: str | None, method: str, now: float,
+                    expires_at: float) -> tuple[int, list[InstallRow]]:
+        """A new install of `hostname`, and the unfinished ones it supersedes."""
+        superseded = [_install(r) for r in db.execute(
+            "SELECT * FROM installs WHERE hostname = ? AND state IN ('issued', 'installing', "
+            "'installed') ORDER BY id", (hostname,))]
         db.execute(
             "UPDATE installs SET state = 'superseded', finished_at = ? "
             "WHERE hostname = ? AND state IN ('issued', 'installing', 'installed')",
             (now, hostname),
         )
         cur = db.execute(
-            "INSERT INTO installs (hostname, mac, token_hash, method, state, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, 'issued', ?, ?)",
-            (hostname, mac, token_hash, method, now, expires_at),
+            "INSERT INTO installs (hostname, mac, token_hash, boot_addr, method, state, created_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)",
+            (hostname, mac, token_hash, boot_addr, method, now, expires_at),
         )
-        return int(cur.lastrowid)
+        # Each boot of an armed node adds an install: keep the newest, whose tokens matter.
+        gone = [row[0] for row in db.execute(
+            "DELETE FROM installs WHERE hostname = ? AND id <= (SELECT id FROM installs WHERE"
+            " hostname = ? ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (hostname, hostname, limits.INSTALLS_PER_NODE)).fetchall()]
+        db.executemany("DELETE FROM dropped WHERE scope = ?", [(f"install:{i}",) for i in gone])
+        self._count_dropped(db, len(gone), f"installs:{hostname}")
+        return int(cur.lastrowid), superseded
 
     def install_by_token_hash(self, db: sqlite3.Connection, token_hash: str) -> InstallRow | None:
         row = db.execute("SELECT * FROM installs WHERE token_hash = ?", (token_hash,)).fetchone()
@@ -219,6 +259,37 @@ class Store:
         if hostname is not None:
             db.execute("UPDATE nodes SET last_event = ?, last_event_at = ? WHERE hostname = ?",
                        (message, now, hostname))
+            self._roll_off(db, "hostname = ?", (hostname,), f"node:{hostname}",
+                           limits.EVENTS_PER_NODE)
+        else:
+            self._roll_off(db, "hostname IS NULL", (), "without-node", limits.EVENTS_WITHOUT_NODE)
+        if install_id is not None:
+            self._roll_off(db, "install_id = ?", (install_id,), f"install:{install_id}",
+                           limits.EVENTS_PER_INSTALL)
+
+    def _roll_off(self, db: sqlite3.Connection, where: str, args: tuple, scope: str,
+                  keep: int) -> None:
+        """Delete the events of one scope older than its newest `keep`, counting them."""
+        cur = db.execute(
+            f"DELETE FROM events WHERE {where} AND id <= (SELECT id FROM events WHERE {where}"  # noqa: S608 - fixed SQL
+            " ORDER BY id DESC LIMIT 1 OFFSET ?)", (*args, *args, keep))
+        self._count_dropped(db, cur.rowcount, scope, "events")
+
+    def _count_dropped(self, db: sqlite3.Connection, count: int, *scopes: str) -> None:
+        for key in scopes if count > 0 else ():
+            db.execute("INSERT INTO dropped (scope, count) VALUES (?, ?) ON CONFLICT (scope)"
+                       " DO UPDATE SET count = count + excluded.count", (key, count))
+
+    def dropped(self, scope: str = "events") -> int:
+        """How many rows of `scope` rolled off (events, node:HOST, install:ID, without-node,
+        discovered)."""
+        row = self.read().execute("SELECT count FROM dropped WHERE scope = ?", (scope,)).fetchone()
+        return int(row["count"]) if row else 0
+
+    def install_events_since(self, db: sqlite3.Connection, install_id: int, kind: str,
+                             since: float) -> int:
+        return int(db.execute("SELECT COUNT(*) FROM events WHERE install_id = ? AND kind = ?"
+                              " AND at > ?", (install_id, kind, since)).fetchone()[0])
 
     def events(self, hostname: str | None = None, limit: int = 200,
                after_id: int = 0) -> list[EventRow]:
@@ -249,6 +320,13 @@ class Store:
             " VALUES (?, ?, ?, 1, ?, ?, ?)",
             (mac, now, now, facts.get("buildarch"), facts.get("platform"), facts.get("uuid")),
         )
+        # Past the cap the least recently seen roll off; accepted ones go first (they are
+        # in the inventory now), so a flood of strangers costs only other strangers' rows.
+        cur = db.execute(
+            "DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY"
+            " accepted_as IS NULL, last_seen LIMIT max(0, (SELECT COUNT(*) FROM discovered) - ?))",
+            (limits.DISCOVERED_MAX,))
+        self._count_dropped(db, cur.rowcount, "discovered")
         return True
 
     def mark_accepted(self, db: sqlite3.Connection, mac: str, hostname: str) -> None:
@@ -278,6 +356,14 @@ class Store:
 def _loads(text: str) -> Any:
     """Stored JSON; a NaN or Infinity an older seedbed stored reads as null (never re-emitted)."""
     return json.loads(text, parse_constant=lambda _word: None)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database 0600 (SQLite gives its -wal and -shm files the same mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
 
 
 def _node(row: sqlite3.Row) -> NodeRow:

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from support import ServeProcess, free_port, inventory_data, write_inventory
+from support import ServeProcess, free_port, inventory_data, place_file, write_inventory
 
 from .image import TestImage
 from .qemu import HOST_IP, BootStageError, Guest
@@ -52,9 +52,8 @@ class Lab:
         self.port = free_port()  # chosen first: the inventory's base_url names it
         self.base_url = f"http://{host_ip}:{self.port}"
         files = root / "files"
-        (files / "test").mkdir(parents=True)
-        (files / "test" / "vmlinuz").symlink_to(image.kernel)
-        (files / "test" / "initrd.img").symlink_to(image.initrd)
+        place_file(image.kernel, files / "test" / "vmlinuz")
+        place_file(image.initrd, files / "test" / "initrd.img")
         self.inventory = write_inventory(root / "lab.yaml", lab_inventory(self.base_url, admin_key, nodes))
         self.state = root / "state"
         # Cluster auto-runs off: a ready node must not start an `rke up` in a boot test.

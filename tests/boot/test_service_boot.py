@@ -217,7 +217,8 @@ def test_service_served_chain_seed_and_stored_ready_facts(lab: Lab, gpu: Booted,
     events = lab.events(GPU_HOST)
     boots = [e for e in events if is_install_boot(GPU_MAC)(e)]
     assert [e["install"] for e in boots] == [gpu.install_id], boots
-    assert boots[0]["message"] == f"install #{gpu.install_id} started (cloud-config)"
+    # The guest's requests reach seedbed through QEMU's user network: from 127.0.0.1.
+    assert boots[0]["message"] == f"install #{gpu.install_id} started (cloud-config) from 127.0.0.1"
     # The guest ran the per-MAC script the service rendered from the boot profile.
     assert gpu.cmdline.endswith(f"root=/dev/vda rw console=ttyS0 ds=nocloud-net;"
                                 f"s={lab.base_url}/seed/{gpu.token}/"), gpu.cmdline
@@ -396,8 +397,11 @@ def test_superseded_token_fails_at_the_seed_stage(lab: Lab, test_image: TestImag
     reply = requests.get(f"{lab.url}/seed/{stale}/meta-data", timeout=10)
     assert reply.status_code == 403
     assert reply.json() == {"error": "token belongs to an install that is no longer current"}
-    kinds = [e["kind"] for e in lab.events(STALE_HOST) if e["id"] >= first["id"]]
-    assert kinds == ["boot", "boot"], kinds  # two installs begun, nothing fetched or reported
+    events = [e for e in lab.events(STALE_HOST) if e["id"] >= first["id"]]
+    kinds = [e["kind"] for e in events]
+    # Two installs begun, the first superseded by the second boot; nothing fetched or reported.
+    assert kinds == ["boot", "superseded", "boot"], kinds
+    assert events[1]["data"] == {"address": "127.0.0.1", "previous_address": "127.0.0.1"}
     node = lab.node(STALE_HOST)
     assert node["state"] == "installing" and node["install"] == first["install"] + 1, node
     # The newer token is the one that works.

@@ -25,7 +25,7 @@ import yaml
 
 from boot.qemu import HOST_IP, BootStageError, Guest, make_ed25519_key
 from seedbed.deploy.golden import GoldenImage
-from support import ServeProcess, free_port, inventory_data, write_inventory
+from support import ServeProcess, free_port, inventory_data, place_file, write_inventory
 
 pytestmark = pytest.mark.boot
 
@@ -115,10 +115,10 @@ class Lab:
         files = tmp / "files"
         (files / "golden").mkdir(parents=True)
         (files / "deploy").mkdir()
-        (files / "golden" / image.name).symlink_to(image)
+        place_file(image, files / "golden" / image.name)
         shutil.copyfile(sha256_file, files / "golden" / sha256_file.name)
         for name in ("vmlinuz", "initrd.img"):
-            (files / "deploy" / name).symlink_to(ramdisk / name)
+            place_file(ramdisk / name, files / "deploy" / name)
         data = inventory_data(
             site={"domain": "lab.test", "subnet": "10.0.2.0/24", "gateway": "10.0.2.2",
                   "dns": ["10.0.2.3"], "base_url": f"http://{HOST_IP}:{self.port}"},

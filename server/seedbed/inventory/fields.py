@@ -16,8 +16,10 @@ DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 # Values that reach iPXE, GRUB or a kernel command line: those formats have no
-# quoting that survives every consumer, so unsafe characters are refused here.
-_BOOT_SAFE = re.compile(r"^[\x21-\x7e]+$")
+# quoting that survives every consumer, so only characters none of them treats
+# specially are let through: no $ & | ; # ' " \\ ` < > { } [ ] ( ) * ! ^, no spaces in a word.
+BOOT_WORD_CHARS = "A-Za-z0-9 and _.,:=+@%/~?-"
+_BOOT_SAFE = re.compile(r"^[A-Za-z0-9_.,:=+@%/~?-]+$")
 
 
 _ABS_PATH = re.compile(r"(/[A-Za-z0-9_.+@-]+)+")
@@ -37,18 +39,28 @@ def normalize_mac(value: str) -> str:
 
 
 def boot_safe(value: str, what: str) -> str:
-    for token in value.split(" "):
-        if token and (not _BOOT_SAFE.fullmatch(token) or "${" in token or "'" in token):
-            raise ValueError(f"{what} contains characters unsafe on a boot command line: {token!r}")
+    """Space-separated words for a kernel command line, each made of BOOT_WORD_CHARS."""
     if any(c in value for c in "\n\r\t"):
         raise ValueError(f"{what} must be one line")
+    for token in value.split(" "):
+        if token and not _BOOT_SAFE.fullmatch(token):
+            raise ValueError(f"{what} contains characters unsafe on a boot command line: "
+                             f"{token!r} (allowed: {BOOT_WORD_CHARS})")
     return value
 
 
-def http_url(value: str, what: str) -> str:
+def boot_path(value: str, what: str) -> str:
+    """A kernel or initrd location: one boot-safe word (a space would start a new argument)."""
+    if " " in value.strip():
+        raise ValueError(f"{what} must not contain spaces: {value!r}")
+    return boot_safe(value, what)
+
+
+def http_url(value: str, what: str, boot_line: bool = True) -> str:
+    """An http(s) URL; one that reaches a boot line (boot_line) is also boot_safe."""
     if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
         raise ValueError(f"{what} must be an http:// or https:// URL without spaces")
-    return boot_safe(value, what)
+    return boot_safe(value, what) if boot_line else no_controls(value, what)
 
 
 def no_controls(value: str, what: str) -> str:

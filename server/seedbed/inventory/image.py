@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .fields import Strict, boot_safe
+from .fields import Strict, boot_path, boot_safe
 
 
 class ImageSettings(Strict):
@@ -29,7 +29,8 @@ class ImageSettings(Strict):
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
         if info.field_name != "cmdline" and ".." in v.split("/"):
             raise ValueError(f"{info.field_name} must stay inside the files folder")
-        return boot_safe(v, info.field_name)
+        check = boot_safe if info.field_name == "cmdline" else boot_path
+        return check(v, info.field_name)
 
     @field_validator("sha256")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from passlib.hash import sha512_crypt
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from .fields import DOMAIN_LABEL, Strict, boot_safe, http_url
+from .fields import DOMAIN_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -30,7 +30,8 @@ class AptSettings(Strict):
     @field_validator("proxy", "mirror")
     @classmethod
     def _is_url(cls, v: str | None) -> str | None:
-        return None if v is None else http_url(v, "apt setting")
+        # Only ever serialized into YAML and shell-quoted: never on a boot line.
+        return None if v is None else http_url(v, "apt setting", boot_line=False)
 
 
 class Site(Strict):
@@ -44,6 +45,11 @@ class Site(Strict):
     base_url: str
     seed_ttl_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 120
     reinstall_window_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 24 * 60
+    # How long a node stays armed after it first appears in the inventory (README: threat model).
+    new_node_window_minutes: Annotated[int, Field(gt=0, le=7 * 24 * 60)] = 24 * 60
+    # Seeds and callbacks only from the address that fetched the install's boot script
+    # or the node's own inventory address.
+    pin_install_address: bool = True
 
     @field_validator("domain")
     @classmethod
@@ -127,7 +133,8 @@ class Installer(Strict):
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
-        return boot_safe(v, info.field_name)
+        check = boot_safe if info.field_name == "cmdline" else boot_path
+        return check(v, info.field_name)
 
     @field_validator("iso")
     @classmethod
@@ -156,7 +163,8 @@ class BootProfile(Strict):
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
-        return boot_safe(v, info.field_name)
+        check = boot_safe if info.field_name == "cmdline" else boot_path
+        return check(v, info.field_name)
 
 
 _NVIDIA_SERVER_DRIVER = re.compile(r"nvidia-driver-(\d+)-server")

@@ -8,6 +8,8 @@ import time
 
 from flask import Flask, current_app, g, request
 
+from .. import limits
+from ..lifecycle import Origin
 from ..service import Seedbed
 
 log = logging.getLogger("seedbed.http")
@@ -24,7 +26,7 @@ def create_app(seedbed: Seedbed) -> Flask:
     from .strict_json import StrictJSONProvider
 
     app = Flask("seedbed", static_folder=None)  # no /static route: every route is ours
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = limits.REQUEST_MAX_BYTES
     app.json = StrictJSONProvider(app)
     # No redirects: werkzeug builds them from the Host header (a LAN peer's choice).
     app.url_map.merge_slashes = False
@@ -50,3 +52,17 @@ def create_app(seedbed: Seedbed) -> Flask:
 
 def seedbed() -> Seedbed:
     return current_app.extensions["seedbed"]
+
+
+def origin() -> Origin | None:
+    """This request's source for the install-address check; None when the site turns it off."""
+    inv = seedbed().inventory
+    if not inv.site.pin_install_address:
+        return None
+
+    def node_address(hostname: str) -> str | None:
+        node = inv.node_by_hostname(hostname)
+        return str(node.ip) if node else None
+
+    return Origin(request.remote_addr, node_address)
+

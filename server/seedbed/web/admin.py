@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import views
 from ..inventory import InventoryError, normalize_mac
-from ..inventory_edit import add_node
+from ..inventory_edit import EditConflict
 from ..tokens import token_hash
 from . import seedbed
 from .contract import operation
@@ -84,17 +84,22 @@ def show_node(hostname: str) -> Response:
 @bp.get("/nodes/<hostname>/events")
 @admin_operation(answers={200: EventList}, query=EventsQuery)
 def node_events(hostname: str, query: EventsQuery) -> Response:
-    """A node's events, oldest first (`limit` of them, with ids after `after`)."""
-    events = seedbed().store.events(hostname, limit=query.limit, after_id=query.after)
-    return jsonify(events=views.event_dicts(events))
+    """A node's events, oldest first (`limit` of them, with ids after `after`).
+
+    `dropped` counts older events rolled off to keep the store bounded (seedbed.limits).
+    """
+    store = seedbed().store
+    events = store.events(hostname, limit=query.limit, after_id=query.after)
+    return jsonify(events=views.event_dicts(events), dropped=store.dropped(f"node:{hostname}"))
 
 
 @bp.get("/events")
 @admin_operation(answers={200: EventList}, query=EventsQuery)
 def all_events(query: EventsQuery) -> Response:
     """Every event, oldest first (`limit` of them, with ids after `after`)."""
-    events = seedbed().store.events(None, limit=query.limit, after_id=query.after)
-    return jsonify(events=views.event_dicts(events))
+    store = seedbed().store
+    events = store.events(None, limit=query.limit, after_id=query.after)
+    return jsonify(events=views.event_dicts(events), dropped=store.dropped("events"))
 
 
 @bp.post("/nodes/<hostname>/reinstall")
@@ -113,11 +118,13 @@ def reinstall(hostname: str, body: ReinstallBody) -> Response:
 @admin_operation(answers={200: DiscoveredList})
 def discovered() -> Response:
     """Machines that PXE-booted with a MAC the inventory does not know."""
-    return jsonify(discovered=seedbed().store.discovered())
+    store = seedbed().store
+    return jsonify(discovered=store.discovered(), dropped=store.dropped("discovered"))
 
 
 @bp.post("/discovered/<mac>/accept")
-@admin_operation(body=AcceptBody, answers={201: AcceptAnswer, 404: ErrorAnswer}, path={"mac": MAC_PATTERN})
+@admin_operation(body=AcceptBody, answers={201: AcceptAnswer, 404: ErrorAnswer, 409: ErrorAnswer},
+                 path={"mac": MAC_PATTERN})
 def accept(mac: str, body: AcceptBody) -> Response:
     """Add a discovered machine to the inventory file as a new (armed) node."""
     service = seedbed()
@@ -130,11 +137,12 @@ def accept(mac: str, body: AcceptBody) -> Response:
     node = {"hostname": body.hostname, "macs": [mac], "ip": body.ip, "roles": body.roles,
             **body.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
     try:
-        loaded = add_node(service.settings.inventory_path, node)
+        service.accept_discovered(mac, node, who=f"api:{g.admin}")
+    except EditConflict as exc:
+        return error_response(409, str(exc))
     except InventoryError as exc:
         return error_response(422, "the node would make the inventory invalid",
                               problems=[str(p) for p in exc.problems])
-    service.accepted(mac, node["hostname"], loaded.inventory, who=f"api:{g.admin}")
     return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
 
 

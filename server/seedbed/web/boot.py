@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from .. import render
 from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
@@ -21,7 +21,8 @@ def _netboot_request(query: NetbootQuery) -> NetbootRequest:
     def fact(value: str | None) -> str | None:
         return (value or "")[:64] or None
 
-    return NetbootRequest(query.mac, fact(query.buildarch), fact(query.platform), fact(query.uuid))
+    return NetbootRequest(query.mac, fact(query.buildarch), fact(query.platform), fact(query.uuid),
+                          request.remote_addr)
 
 
 @bp.get("/boot.ipxe")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, abort, send_file
 
+from ..files_root import artifact_path
 from . import seedbed
 from .contract import operation
 from .models import ErrorAnswer
@@ -16,8 +17,10 @@ bp = Blueprint("files", __name__)
            media={200: ("*/*",), 206: ("*/*",)}, tags=["machine"])
 def artifact(name: str) -> Response:
     """A file from the files folder, with HTTP Range and conditional requests."""
-    # send_from_directory refuses paths that escape the folder, and with
+    settings = seedbed().settings
+    path = artifact_path(settings.artifacts, settings.state_dir, name)
+    if path is None:
+        abort(404)
     # conditional=True answers Range and If-Modified-Since from the file itself
     # (sendfile through the WSGI server's file wrapper).
-    return send_from_directory(seedbed().settings.artifacts, name, conditional=True, etag=True,
-                               max_age=0)
+    return send_file(path, conditional=True, etag=True, max_age=0)

@@ -167,6 +167,7 @@ class EventAnswer(_Answer):
 
 class EventList(_Answer):
     events: list[EventAnswer]
+    dropped: int = Field(description="older events rolled off to keep the store bounded")
 
 
 class ReinstallAnswer(_Answer):
@@ -188,6 +189,7 @@ class DiscoveredMachine(_Answer):
 
 class DiscoveredList(_Answer):
     discovered: list[DiscoveredMachine]
+    dropped: int = Field(description="older discovered machines rolled off (at most seedbed.limits)")
 
 
 class AcceptAnswer(_Answer):

@@ -10,7 +10,7 @@ from .. import seeds
 from ..deploy import plan
 from ..inventory import Node
 from ..store import InstallRow
-from . import seedbed
+from . import origin, seedbed
 from .contract import operation
 from .errors import error_response
 from .models import ErrorAnswer
@@ -30,7 +30,7 @@ def seed_file(token: str, name: str) -> Response:
     if name not in SEED_FILES:
         return error_response(404, f"no such seed file; there are {', '.join(SEED_FILES)}")
     service = seedbed()
-    install = service.lifecycle.for_seed(token, late=name in LATE_FILES)
+    install = service.lifecycle.for_seed(token, late=name in LATE_FILES, origin=origin())
     inv = service.inventory
     node = inv.node_by_hostname(install.hostname)
     if node is None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import render, seeds
+from . import httpserver, render, seeds
 from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
 from .checks import autoinstall_problems
 from .cluster import ClusterOptions
@@ -65,9 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--files", type=Path, help="boot artifacts folder (default: STATE/files)")
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--threads", type=int, default=16)
     p.add_argument("--dnsmasq", action="store_true",
                    help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
+    httpserver.add_arguments(p)
 
     p = command("validate", _validate, "check an inventory and list every problem")
     p.add_argument("file", type=Path)
@@ -115,19 +115,18 @@ def _seedbed(args: argparse.Namespace) -> Seedbed:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import waitress
-
     from .web import create_app
 
     logging.getLogger().setLevel(logging.INFO)
+    limits = httpserver.limits_from_args(args)
     service = _seedbed(args)
     service.start()
     app = create_app(service)
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     with lan.dnsmasq_running(args.dnsmasq, service):
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
-                       ident="seedbed", channel_timeout=120, connection_limit=1000)
+        httpserver.serve(app, args.host, args.port, limits)
     return 0
 
 

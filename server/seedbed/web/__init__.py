@@ -8,6 +8,7 @@ import time
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
+from ..httpserver import MAX_BODY_BYTES
 from ..lifecycle import Denied
 from ..service import Seedbed
 
@@ -24,7 +25,7 @@ def create_app(seedbed: Seedbed) -> Flask:
     from . import admin, boot, callbacks, files, seeds
 
     app = Flask("seedbed")
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["seedbed"] = seedbed
     for module in (boot, seeds, callbacks, admin, files):
         app.register_blueprint(module.bp)

@@ -18,7 +18,7 @@ TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd 
 	slapd ldapsearch sssctl named-checkzone openssl curl \
 	packer sfdisk mkfs.vfat mcopy jq
 
-.PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
+.PHONY: help venv serve test test-unit test-boot bench bench-deps lint system-deps clean image deploy-ramdisk
 
 help:
 	@echo "make serve      run seedbed on $(INVENTORY) at http://$(HOST):$(PORT)"
@@ -85,7 +85,16 @@ deploy-ramdisk: venv
 	$(PY) -m seedbed.deploy.ramdisk --out $(FILES)/deploy --cache build/cache \
 		--kernel-package $(DEPLOY_KERNEL) --mirror $(DEBIAN_MIRROR)
 
-bench: venv
+# nginx and wrk are the references `make bench` measures seedbed against (loopback only).
+BENCH_DEBS := nginx-light wrk
+bench-deps:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install: $(BENCH_DEBS)"; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(BENCH_DEBS) >/dev/null; }
+
+bench: venv bench-deps
+	$(PY) bench/wrk_bench.py
 	$(PY) bench/http_bench.py --machines 50 --rounds 10
 	$(PY) bench/http_bench.py --machines 50 --rounds 3 --ramp 0 --think 0
 

@@ -2,6 +2,13 @@
 
 WAL mode lets the HTTP threads read while one writer commits; every state
 change is one transaction, so a crash leaves the last committed state.
+
+Durability comes in two kinds. A durable transaction (the default: callbacks,
+installs begun, admin changes) is fsynced before it returns, so what a machine or
+an admin was told survives a power cut. A record (a boot, a discovered MAC, a
+seed fetched) is written to the WAL without an fsync: it survives the process
+being killed, and the next durable commit's fsync makes it, and everything before
+it, safe on disk. An fsync costs milliseconds here; records are most requests.
 """
 
 from __future__ import annotations
@@ -129,12 +136,17 @@ class Store:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
+            self._local.durable = True
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic."""
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic.
+        `durable=False` for records that need not be fsynced before the answer (module doc)."""
         db = self._connect()
+        if self._local.durable != durable:
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._local.durable = durable
         with self._write_lock:
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -8,15 +8,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 INVENTORY ?= examples/lab.yaml
 
-# System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer).
+# System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer;
+# systemd-analyze and docker-compose check the deploy/ recipes).
 TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
 	dnsmasq-base ipxe iproute2 zstd e2fsprogs \
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
-	packer fdisk dosfstools mtools jq
+	packer fdisk dosfstools mtools jq systemd docker-compose
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
-	packer sfdisk mkfs.vfat mcopy jq
+	packer sfdisk mkfs.vfat mcopy jq systemd-analyze docker-compose
 
 .PHONY: help venv serve test test-unit test-boot bench bench-deps lint system-deps clean image deploy-ramdisk
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .lifecycle import Lifecycle
+from .seed_texts import SeedTexts
 from .store import Store
 
 log = logging.getLogger("seedbed")
@@ -88,6 +89,7 @@ class Seedbed:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
+        self.seed_texts = SeedTexts()
         self._listeners: list[Callable[[Inventory], None]] = []
         self.inventory_source = InventorySource(settings.inventory_path, inventory,
                                                 self._inventory_changed, settings.reload_seconds)

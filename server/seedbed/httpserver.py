@@ -220,6 +220,15 @@ def log_in_background() -> logging.handlers.QueueListener:
     root = logging.getLogger()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *root.handlers, respect_handler_level=True)
-    root.handlers = [logging.handlers.QueueHandler(records)]
+    root.handlers = [_Enqueue(records)]
     listener.start()
     return listener
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Queue the record itself: the message is built here, the line is formatted by the
+    writing thread (QueueHandler's default formats and copies each record first)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None
+        return record

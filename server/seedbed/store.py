@@ -153,6 +153,7 @@ class Store:
         `durable=False` for records that need not be fsynced before the answer (module doc)."""
         db = self._connect()
         with self._write_lock:
+            changes = db.total_changes
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -160,6 +161,8 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if db.total_changes == changes:
+                return  # nothing written (a check that found nothing to do): nothing to sync
             self._commits += 1
             mine = self._commits
         if durable:

@@ -25,6 +25,7 @@ import requests
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from seedbed.httpserver import ServerLimits  # noqa: E402
 from support import ADMIN_KEY, ServeProcess, seed_token  # noqa: E402
 
 FACTS = {"hostname": "", "gpus": [{"name": "NVIDIA A100"}],
@@ -119,7 +120,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--machines", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=16, help="waitress worker threads")
+    parser.add_argument("--threads", type=int, default=ServerLimits().threads,
+                        help="waitress worker threads")
     parser.add_argument("--ramp", type=float, default=1.0,
                         help="machines power on at random within this many seconds (0: all at once)")
     parser.add_argument("--think", type=float, default=0.05,

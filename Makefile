@@ -8,19 +8,20 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 INVENTORY ?= examples/lab.yaml
 
-# System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer).
+# System packages the test suites drive for real (QEMU, firmware, dnsmasq, slapd, packer;
+# systemd-analyze and docker-compose check the deploy/ recipes).
 TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client \
 	dnsmasq-base ipxe iproute2 zstd e2fsprogs \
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
-	packer fdisk dosfstools mtools jq openssh-server grub-efi-amd64-bin socat \
+	packer fdisk dosfstools mtools jq openssh-server grub-efi-amd64-bin socat systemd docker-compose \
 	python3-venv python3-dev gcc pkg-config libnl-3-dev libnl-genl-3-dev libnl-route-3-dev \
 	python3-systemd python3-apt
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
-	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat gcc pkg-config
+	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat gcc pkg-config systemd-analyze docker-compose
 
-.PHONY: help venv serve test test-unit test-boot bench lint system-deps clean image deploy-ramdisk
+.PHONY: help venv serve test test-unit test-boot bench bench-deps lint system-deps clean image deploy-ramdisk
 
 help:
 	@echo "make serve      run seedbed on $(INVENTORY) at http://$(HOST):$(PORT)"
@@ -89,7 +90,16 @@ deploy-ramdisk: venv
 	$(PY) -m seedbed.deploy.ramdisk --out $(FILES)/deploy --cache build/cache \
 		--kernel-package $(DEPLOY_KERNEL) $(if $(DEBIAN_MIRROR),--mirror $(DEBIAN_MIRROR))
 
-bench: venv
+# nginx and wrk are the references `make bench` measures seedbed against (loopback only).
+BENCH_DEBS := nginx-light wrk
+bench-deps:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install: $(BENCH_DEBS)"; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(BENCH_DEBS) >/dev/null; }
+
+bench: venv bench-deps
+	$(PY) bench/wrk_bench.py
 	$(PY) bench/http_bench.py --machines 50 --rounds 10
 	$(PY) bench/http_bench.py --machines 50 --rounds 3 --ramp 0 --think 0
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import render, seeds
+from . import httpserver, render, seeds
 from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
 from .checks import autoinstall_problems
 from .cluster import ClusterOptions
@@ -66,12 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--files", type=Path, help="boot artifacts folder (default: STATE/files)")
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--threads", type=int, default=16)
     p.add_argument("--grub-port", type=int,
                    help="also listen here for GRUB netboot clients: GRUB before 2.12 always "
                         "connects to port 80, so give 80 when nodes boot through GRUB")
     p.add_argument("--dnsmasq", action="store_true",
                    help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
+    httpserver.add_arguments(p)
 
     p = command("validate", _validate, "check an inventory and list every problem")
     p.add_argument("file", type=Path)
@@ -119,21 +119,20 @@ def _seedbed(args: argparse.Namespace) -> Seedbed:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import waitress
-
     from .web import create_app
 
     logging.getLogger().setLevel(logging.INFO)
+    limits = httpserver.limits_from_args(args)
     service = _seedbed(args)
     service.start()
     app = create_app(service)
     ports = [args.port] + ([args.grub_port] if args.grub_port and args.grub_port != args.port else [])
     listen = " ".join(f"{args.host}:{port}" for port in ports)
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
     with lan.dnsmasq_running(args.dnsmasq, service):
-        waitress.serve(app, listen=listen, threads=args.threads,
-                       ident="seedbed", channel_timeout=120, connection_limit=1000)
+        httpserver.serve(app, args.host, ports, limits)
     return 0
 
 

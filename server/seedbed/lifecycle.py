@@ -142,13 +142,13 @@ class Lifecycle:
 
     def local_boot(self, node: Node, mac: str, reason: str) -> None:
         now = self.clock()
-        with self.store.transaction() as db:
+        with self.store.transaction(durable=False) as db:
             self.store.add_event(db, now, "boot", f"local disk: {reason}", hostname=node.hostname,
                                  mac=mac)
 
     def discovered(self, mac: str, facts: dict[str, str | None]) -> None:
         now = self.clock()
-        with self.store.transaction() as db:
+        with self.store.transaction(durable=False) as db:
             if self.store.record_discovered(db, mac, now, facts):
                 self.store.add_event(db, now, "discovered", f"unknown machine {mac} discovered",
                                      mac=mac, data=facts)
@@ -192,7 +192,7 @@ class Lifecycle:
 
     def seed_fetched(self, install: InstallRow, name: str) -> None:
         now = self.clock()
-        with self.store.transaction() as db:
+        with self.store.transaction(durable=False) as db:
             if install.state == "issued":
                 self.store.set_install(db, install.id, state="installing")
             self.store.add_event(db, now, "seed", f"seed {name} fetched",

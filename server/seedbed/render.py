@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import jinja2
@@ -41,6 +41,7 @@ def _env() -> jinja2.Environment:
         loader=jinja2.PackageLoader("seedbed", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,  # the package's templates do not change under a running service
         autoescape=False,  # noqa: S701 - boot scripts, not HTML; values are validated
     )
     env.filters["grub_quote"] = grub_quote
@@ -48,6 +49,7 @@ def _env() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=16)  # one text per base URL: every machine's first request
 def chain_script(base_url: str) -> str:
     return _env().get_template("boot.ipxe.j2").render(base_url=base_url)
 

@@ -15,6 +15,7 @@ from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .inventory_edit import add_node
 from .lifecycle import Lifecycle
+from .seed_texts import SeedTexts
 from .store import Store
 
 log = logging.getLogger("seedbed")
@@ -91,6 +92,7 @@ class Seedbed:
         os.chmod(settings.state_dir, 0o700)  # tokens' hashes, the service key, credentials
         self.store = Store(settings.state_dir / "seedbed.sqlite3")
         self.lifecycle = Lifecycle(self.store, clock)
+        self.seed_texts = SeedTexts()
         self._listeners: list[Callable[[Inventory], None]] = []
         self.inventory_source = InventorySource(settings.inventory_path, inventory,
                                                 self._inventory_changed, settings.reload_seconds)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 
 from .. import limits
 from ..lifecycle import Origin
 from ..service import Seedbed
-
-log = logging.getLogger("seedbed.http")
-# Tokens travel in paths; the access log shows only their first characters.
-_TOKEN_IN_PATH = re.compile(r"(/(?:seed|report|callback)/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
-
-
-def redact(path: str) -> str:
-    return _TOKEN_IN_PATH.sub(r"\1\2…", path)
+from .access_log import AccessLog
 
 
 def create_app(seedbed: Seedbed) -> Flask:
@@ -36,17 +25,7 @@ def create_app(seedbed: Seedbed) -> Flask:
         app.register_blueprint(module.bp)
     errors.register(app)
 
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _access_log(response):  # type: ignore[no-untyped-def]
-        took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, redact(request.path),
-                 response.status_code, took)
-        return response
-
+    app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -39,7 +39,7 @@ def seed_file(token: str, name: str) -> Response:
     if name == "deploy.json":
         return _deploy_plan(install, node, urls)
     if name == "user-data":
-        body = seeds.user_data(inv, node, urls, install.method, service.service_key())
+        body = service.seed_texts.user_data(inv, node, urls, install.method, service.service_key())
     elif name == "meta-data":
         body = seeds.to_yaml(seeds.meta_data(inv, node, install.id))
     elif name == "vendor-data":

@@ -1,0 +1,30 @@
+"""The reference for `make bench`: one bare Flask route answering fixed bytes, on the same server
+(seedbed.httpserver, same limits) as `seedbed serve`. Usage: bare_flask.py BODY_FILE PORT."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Flask, Response
+
+from seedbed.httpserver import ServerLimits, serve
+
+
+def main() -> None:
+    body = Path(sys.argv[1]).read_bytes()
+    app = Flask("bare")
+
+    @app.get("/bare")
+    def bare() -> Response:
+        return Response(body, content_type="text/plain; charset=utf-8")
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    serve(app, "127.0.0.1", int(sys.argv[2]), ServerLimits())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The HTTP server of `seedbed serve`: waitress, with every limit a LAN peer could push on named.
+
+Why waitress: it reads each request asynchronously (one event loop, non-blocking
+sockets) and hands only a complete request to a worker thread, so an idle or
+slow client costs one descriptor and a few buffers, never a thread. Servers that
+give each connection a thread while it reads (gunicorn's sync and gthread
+workers, werkzeug) are pinned by as many slow clients as they have threads.
+waitress's default select() loop cannot watch descriptors above 1024 (FD_SETSIZE):
+about 990 idle connections ended the process. poll() has no such bound, so the
+loop uses it, the descriptor limit is raised to its hard maximum at start, and the
+connection limit stays below it.
+
+waitress has neither a per-address bound nor a deadline for a request that
+trickles in (its channel_timeout only closes connections with no bytes for a
+while): `LimitedServer` adds both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import queue
+import resource
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+
+from .limits import REQUEST_MAX_BYTES
+
+log = logging.getLogger("seedbed.server")
+
+ACCEPT_BATCH = 256  # connections accepted per readiness event of the listening socket
+
+
+def _limit(default: float, help_text: str) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Every limit of the HTTP server; each field is a `seedbed serve --<field>` flag."""
+
+    # Few threads: they only run complete requests (slow clients cost none), and with the GIL
+    # and one SQLite writer, 16 threads made writing requests take twice the CPU of 4.
+    threads: int = _limit(4, "worker threads running the application")
+    connection_limit: int = _limit(10_000, "open connections in all; new ones wait in the backlog above it")
+    connections_per_ip: int = _limit(64, "open connections from one address; more are closed at once")
+    idle_timeout: float = _limit(30.0, "seconds a connection may sit with no request and no bytes")
+    request_timeout: float = _limit(30.0, "seconds from a request's first byte to its last (headers, body)")
+    max_body_bytes: int = _limit(REQUEST_MAX_BYTES, "larger bodies get 413 before any of it is stored")
+    max_header_bytes: int = _limit(64 * 1024, "request line and headers")
+    body_memory_bytes: int = _limit(256 * 1024, "a body larger than this is buffered in a temp file")
+    backlog: int = _limit(1024, "connections the kernel queues before accept()")
+    descriptor_reserve: int = _limit(256, "descriptors kept for SQLite, artifacts, logs, dnsmasq")
+
+    def waitress_adjustments(self, host: str, port: int) -> dict[str, Any]:
+        return {
+            "host": host, "port": port, "ident": "seedbed", "threads": self.threads,
+            "asyncore_use_poll": True,  # select() stops at descriptor 1024
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.idle_timeout,
+            # The maintenance pass that enforces both time-outs runs this often.
+            "cleanup_interval": max(0.5, min(self.idle_timeout, self.request_timeout) / 4),
+            # waitress refuses bodies >= its limit; the application's limit is inclusive.
+            "max_request_body_size": self.max_body_bytes + 1,
+            "max_request_header_size": self.max_header_bytes,
+            "inbuf_overflow": self.body_memory_bytes,
+            "backlog": self.backlog,
+        }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per limit, its default shown in --help."""
+    group = parser.add_argument_group("connection limits (see seedbed.httpserver.ServerLimits)")
+    for limit in fields(ServerLimits):
+        group.add_argument(f"--{limit.name.replace('_', '-')}", dest=f"limit_{limit.name}",
+                           type=type(limit.default), default=limit.default, metavar="N",
+                           help=f"{limit.metadata['help']} (default: {limit.default})")
+
+
+def limits_from_args(args: argparse.Namespace) -> ServerLimits:
+    return ServerLimits(**{f.name: getattr(args, f"limit_{f.name}") for f in fields(ServerLimits)})
+
+
+def raise_descriptor_limit(limits: ServerLimits) -> ServerLimits:
+    """Raise RLIMIT_NOFILE's soft limit to the hard one; keep the connection limit below it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the descriptor limit from %d to %d: %s", soft, target, exc)
+    usable = soft - limits.descriptor_reserve
+    if limits.connection_limit <= usable:
+        return limits
+    if usable < 64:
+        raise SystemExit(f"seedbed serve: the descriptor limit ({soft}) leaves no room for "
+                         f"connections; raise it (ulimit -n, systemd LimitNOFILE=)")
+    log.warning("connection limit lowered from %d to %d: the descriptor limit is %d",
+                limits.connection_limit, usable, soft)
+    return replace(limits, connection_limit=usable)
+
+
+class LimitedChannel(HTTPChannel):
+    """A connection that remembers when its unfinished request began, and frees its address's slot."""
+
+    request_started = 0.0
+
+    def handle_read(self) -> None:
+        if self.request is None:  # the bytes read now begin a new request
+            self.request_started = time.time()
+        super().handle_read()
+
+    def del_channel(self, map: Any = None) -> None:  # noqa: A002 - waitress's signature
+        counted = self._fileno is not None
+        super().del_channel(map)
+        if counted:
+            self.server.connection_closed(self.addr)
+
+
+class LimitedServer(TcpWSGIServer):
+    channel_class = LimitedChannel
+
+    def __init__(self, *args: Any, limits: ServerLimits, **kw: Any):
+        self.limits = limits
+        self._per_ip: Counter[str] = Counter()
+        self._per_ip_lock = threading.Lock()
+        self._refused_since_log = 0
+        super().__init__(*args, **kw)
+
+    def handle_accept(self) -> None:
+        # Accept what is queued, not one per loop pass: each pass of the poll() loop costs
+        # time in proportion to the open connections, and a flood must not starve the backlog.
+        for _ in range(ACCEPT_BATCH):
+            try:
+                accepted = self.accept()
+            except OSError:
+                return
+            if accepted is None:
+                return
+            self._admit(*accepted)
+
+    def _admit(self, conn: socket.socket, addr: Any) -> None:
+        ip = addr[0]
+        with self._per_ip_lock:
+            refused = self._per_ip[ip] >= self.limits.connections_per_ip
+            if not refused:
+                self._per_ip[ip] += 1
+        if refused:
+            conn.close()
+            self._note_refused(ip)
+            return
+        try:
+            self.set_socket_options(conn)
+        except OSError:
+            conn.close()
+            self.connection_closed(addr)
+            return
+        self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+
+    def connection_closed(self, addr: Any) -> None:
+        ip = addr[0] if isinstance(addr, tuple) else addr
+        with self._per_ip_lock:
+            self._per_ip[ip] -= 1
+            if self._per_ip[ip] <= 0:
+                del self._per_ip[ip]
+
+    def _note_refused(self, ip: str) -> None:
+        # One line per 1000 refusals: a flood must not also flood the log.
+        if self._refused_since_log % 1000 == 0:
+            log.warning("refused a connection from %s: %d open from that address (limit %d)",
+                        ip, self._per_ip[ip], self.limits.connections_per_ip)
+        self._refused_since_log += 1
+
+    def maintenance(self, now: float) -> None:
+        """waitress closes idle connections; also close those whose request trickles in too long."""
+        super().maintenance(now)
+        cutoff = now - self.limits.request_timeout
+        for channel in list(self.active_channels.values()):
+            if channel.request is not None and channel.request_started < cutoff:
+                channel.will_close = True
+
+
+def build_server(app: Any, host: str, port: int, limits: ServerLimits,
+                 peer: LimitedServer | None = None) -> LimitedServer:
+    """A listening server; with `peer`, one more port served by the peer's loop and threads."""
+    adj = Adjustments(**limits.waitress_adjustments(host, port))
+    if peer is not None:
+        return LimitedServer(app, peer._map, dispatcher=peer.task_dispatcher, adj=adj,
+                             sockinfo=adj.listen[0], limits=limits)
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    return LimitedServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0],
+                         limits=limits)
+
+
+def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits) -> None:
+    """Serve on every port (the first, and e.g. 80 for GRUB) from one poll() loop."""
+    limits = raise_descriptor_limit(limits)
+    server = build_server(app, host, ports[0], limits)
+    for port in ports[1:]:
+        build_server(app, host, port, limits, peer=server)
+    listener = log_in_background()
+    # SIGTERM (systemd, docker stop) ends the loop like Ctrl-C, so the log is written out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    log.info("serving on %s with %s", ", ".join(f"http://{host}:{p}" for p in ports), limits)
+    try:
+        server.run()
+    finally:
+        server.close()
+        listener.stop()  # writes what is still queued
+
+
+def log_in_background() -> logging.handlers.QueueListener:
+    """Hand log records to one thread that writes them: every request logs a line, and
+    request threads waiting on the handler's lock and the write were a tenth of the time
+    of the cheapest requests."""
+    root = logging.getLogger()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, *root.handlers, respect_handler_level=True)
+    root.handlers = [_Enqueue(records)]
+    listener.start()
+    return listener
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Queue the record itself: the message is built here, the line is formatted by the
+    writing thread (QueueHandler's default formats and copies each record first)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None
+        return record

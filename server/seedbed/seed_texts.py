@@ -1,0 +1,46 @@
+"""A node's user-data, rendered once per inventory and filled in with each install's token.
+
+Rendering user-data (building the data, then YAML) takes milliseconds; fifty machines
+booting at once would wait on each other for it. What changes from one install of a
+node to the next is only the token inside its URLs, so the text is rendered with a
+stand-in of the token's exact length and alphabet, and the token replaces it when
+served. Every character of a token is plain in YAML, JSON and shell words alike, so
+no quoting differs: the result is the text rendering with the token would give
+(tests/unit/test_seed_texts.py compares them).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import seeds
+from .inventory import Inventory, Node
+from .tokens import looks_like_token
+
+# 43 characters of the token alphabet that no real URL or seed text contains.
+STAND_IN = "SEEDBEDxTOKENxSTANDxINxxxxxxxxxxxxxxxxxxxxx"
+assert looks_like_token(STAND_IN)
+
+
+class SeedTexts:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inventory: Inventory | None = None
+        self._texts: dict[tuple[str, str, str, str | None], str] = {}
+
+    def user_data(self, inv: Inventory, node: Node, urls: seeds.SeedUrls, method: str,
+                  service_key: str | None) -> str:
+        if not looks_like_token(urls.token):  # previews and tests use other stand-ins
+            return seeds.user_data(inv, node, urls, method, service_key)
+        key = (node.hostname, urls.base, method, service_key)
+        with self._lock:
+            if self._inventory is not inv:  # a reload or an edit: every text may differ
+                self._inventory, self._texts = inv, {}
+            text = self._texts.get(key)
+        if text is None:
+            text = seeds.user_data(inv, node, seeds.SeedUrls(urls.base, STAND_IN), method,
+                                   service_key)
+            with self._lock:
+                if self._inventory is inv:
+                    self._texts[key] = text
+        return text.replace(STAND_IN, urls.token)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -117,6 +118,16 @@ def place_file(source: Path, target: Path) -> None:
         os.link(source.resolve(), target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+def run_threads(threads: Sequence[threading.Thread], timeout: float, what: str) -> None:
+    """Start every thread and wait for all of them, failing (naming `what`) if one hangs."""
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), f"{what} hung (> {timeout:.0f} s)"
 
 
 def free_port() -> int:

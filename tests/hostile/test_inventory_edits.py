@@ -7,6 +7,7 @@ from typing import Any
 
 from seedbed.inventory import load_inventory
 from seedbed.web import create_app
+from support import run_threads
 
 PAIRS = 5
 
@@ -22,11 +23,7 @@ def _accept_at_once(app: Any, headers: dict[str, str], requests: list[tuple[str,
         answers[i] = client.post(f"/api/v1/discovered/{mac}/accept", headers=headers, json=body)
 
     threads = [threading.Thread(target=post, args=(i, *r)) for i, r in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads), "an accept request hung"
+    run_threads(threads, 30, "an accept request")
     return answers
 
 

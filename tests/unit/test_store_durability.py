@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from seedbed.store import Store
+from support import run_threads
 
 WRITERS, EACH = 16, 10
 SLOW_DISK = 0.005  # seconds per fsync: what this machine's disk takes, give or take
@@ -49,11 +50,7 @@ def run_writers(store: Store, durable: bool, fsyncs: list[int]) -> list[tuple[in
     returned: list[tuple[int, int]] = []
     threads = [threading.Thread(target=write_events, args=(store, durable, fsyncs, returned))
                for _ in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
+    run_threads(threads, 60, "a writer")
     return returned
 
 

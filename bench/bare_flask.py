@@ -23,7 +23,7 @@ def main() -> None:
     def healthz() -> dict:
         return {"status": "ok"}
 
-    serve(app, "127.0.0.1", int(sys.argv[2]), ServerLimits())
+    serve(app, "127.0.0.1", [int(sys.argv[2])], ServerLimits())
 
 
 if __name__ == "__main__":

@@ -225,16 +225,66 @@ def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits) -> No
         listener.stop()  # writes what is still queued
 
 
-def log_in_background() -> logging.handlers.QueueListener:
+def log_in_background() -> LogWriter:
     """Hand log records to one thread that writes them: every request logs a line, and
     request threads waiting on the handler's lock and the write were a tenth of the time
     of the cheapest requests."""
     root = logging.getLogger()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, *root.handlers, respect_handler_level=True)
+    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    writer = LogWriter(records, root.handlers)
     root.handlers = [_Enqueue(records)]
-    listener.start()
-    return listener
+    writer.start()
+    return writer
+
+
+class LogWriter:
+    """The thread that writes queued records: what queued up while it wrote goes out in one
+    write and flush per stream (under load, one per request was a write syscall each)."""
+
+    BATCH = 512  # records per write at most
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord | None],
+                 handlers: Sequence[logging.Handler]):
+        self.records, self.handlers = records, list(handlers)
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is still queued, then end the thread."""
+        self.records.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.records.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self.records.get_nowait())
+                except queue.Empty:
+                    break
+            found = [r for r in batch if r is not None]
+            for handler in self.handlers:
+                _write(handler, [r for r in found if r.levelno >= handler.level])
+            if len(found) < len(batch):
+                return
+
+
+def _write(handler: logging.Handler, records: list[logging.LogRecord]) -> None:
+    if type(handler) is not logging.StreamHandler:  # files, syslog...: their own emit
+        for record in records:
+            handler.handle(record)
+        return
+    lines = [r for r in records if handler.filter(r)]
+    try:
+        text = "".join(handler.format(r) + handler.terminator for r in lines)
+        if text:
+            with handler.lock:
+                handler.stream.write(text)
+                handler.stream.flush()
+    except Exception:  # as StreamHandler.emit: reported on stderr, the writer goes on
+        handler.handleError(lines[0])
 
 
 class _Enqueue(logging.handlers.QueueHandler):

@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS dropped (
                                         -- discovered, installs:HOST
     count       INTEGER NOT NULL        -- rows rolled off to keep the store bounded
 );
+CREATE TABLE IF NOT EXISTS event_counts (
+    scope       TEXT PRIMARY KEY,       -- node:HOST, install:ID, without-node
+    count       INTEGER NOT NULL        -- events of that scope now in the table
+);
 CREATE TABLE IF NOT EXISTS discovered (
     mac         TEXT PRIMARY KEY,
     first_seen  REAL NOT NULL,
@@ -92,6 +96,28 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
     created_at  REAL NOT NULL
 );
 """
+
+
+# The event roll-off needs how many events a scope holds after each insert; counting them
+# (an index scan over up to EVENTS_PER_NODE rows) was most of a seed fetch's cost.
+_COUNT_EXISTING_EVENTS = """
+INSERT INTO event_counts (scope, count)
+    SELECT COALESCE('node:' || hostname, 'without-node'), COUNT(*) FROM events GROUP BY 1
+    UNION ALL
+    SELECT 'install:' || install_id, COUNT(*) FROM events WHERE install_id IS NOT NULL GROUP BY 1"""
+_EVENT_COUNT_TRIGGERS = (
+    """CREATE TRIGGER events_counted AFTER INSERT ON events BEGIN
+    INSERT INTO event_counts (scope, count)
+        VALUES (COALESCE('node:' || NEW.hostname, 'without-node'), 1)
+        ON CONFLICT (scope) DO UPDATE SET count = count + 1;
+    INSERT INTO event_counts (scope, count) SELECT 'install:' || NEW.install_id, 1
+        WHERE NEW.install_id IS NOT NULL ON CONFLICT (scope) DO UPDATE SET count = count + 1;
+END""",
+    """CREATE TRIGGER events_uncounted AFTER DELETE ON events BEGIN
+    UPDATE event_counts SET count = count - 1 WHERE scope IN
+        (COALESCE('node:' || OLD.hostname, 'without-node'), 'install:' || OLD.install_id);
+END""",
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,12 @@ class Store:
         columns = {row["name"] for row in db.execute("PRAGMA table_info(installs)")}
         if "boot_addr" not in columns:
             db.execute("ALTER TABLE installs ADD COLUMN boot_addr TEXT")
+        with self.transaction(durable=False) as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events_counted'").fetchone():
+                db.execute("DELETE FROM event_counts")  # counted from here on by the triggers
+                db.execute(_COUNT_EXISTING_EVENTS)
+                for trigger in _EVENT_COUNT_TRIGGERS:
+                    db.execute(trigger)
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -310,9 +342,13 @@ class Store:
     def _roll_off(self, db: sqlite3.Connection, where: str, args: tuple, scope: str,
                   keep: int) -> None:
         """Delete the events of one scope older than its newest `keep`, counting them."""
+        row = db.execute("SELECT count FROM event_counts WHERE scope = ?", (scope,)).fetchone()
+        excess = row["count"] - keep if row else 0
+        if excess <= 0:
+            return
         cur = db.execute(
-            f"DELETE FROM events WHERE {where} AND id <= (SELECT id FROM events WHERE {where}"  # noqa: S608 - fixed SQL
-            " ORDER BY id DESC LIMIT 1 OFFSET ?)", (*args, *args, keep))
+            f"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE {where}"  # noqa: S608 - fixed SQL
+            " ORDER BY id LIMIT ?)", (*args, excess))
         self._count_dropped(db, cur.rowcount, scope, "events")
 
     def _count_dropped(self, db: sqlite3.Connection, count: int, *scopes: str) -> None:

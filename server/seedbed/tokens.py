@@ -7,9 +7,11 @@ to brute-force that a slow KDF would protect.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -22,4 +24,4 @@ def token_hash(token: str) -> str:
 
 def looks_like_token(value: str) -> bool:
     """Cheap shape check before touching the store (URL-safe base64, 43 chars)."""
-    return len(value) == 43 and all(c.isalnum() or c in "-_" for c in value)
+    return _TOKEN_SHAPE.fullmatch(value) is not None

@@ -202,6 +202,11 @@ class Served:
             return found[0] if found and found[0]["state"] in states else None
         return wait_for(f"cluster job #{job_id} to be {'/'.join(states)}", probe, timeout)
 
+    def queued_job(self, after: int = 0) -> int:
+        """The id of the first job after `after`: a ready report queues it from the worker thread."""
+        return wait_for(f"a cluster job after #{after} to be queued",
+                        lambda: min((j["id"] for j in self.jobs() if j["id"] > after), default=0))
+
     def make_ready(self, node: dict[str, Any], facts: dict[str, Any] | None = None) -> dict:
         """Netboot, fetch the seed, call back installed and ready, as a real install does."""
         script = requests.get(f"{self.base}/ipxe", params={"mac": node["macs"][0]}, timeout=10)
@@ -266,13 +271,16 @@ class InProcess:
     service: Any
     client: Any
 
-    def ready(self, node: dict[str, Any], facts: dict[str, Any] | None = None) -> None:
+    def ready(self, node: dict[str, Any], facts: dict[str, Any] | None = None,
+              reconcile: bool = True) -> None:
         script = self.client.get(f"/ipxe?mac={node['macs'][0]}")
         token = seed_token(script.text)
         assert self.client.post(f"/api/v1/callback/{token}/installed").status_code == 200
         response = self.client.post(f"/api/v1/callback/{token}/ready",
                                     json=facts or healthy_facts(node))
         assert response.status_code == 200, response.text
+        if reconcile:  # the worker thread's step, without the thread
+            self.service.cluster.reconcile_reported()
 
     def run_jobs(self, limit: int = 20) -> list[Any]:
         """Run queued jobs (the worker thread's loop, without the thread); return all jobs."""

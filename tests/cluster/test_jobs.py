@@ -124,6 +124,20 @@ def test_a_node_ready_during_a_run_queues_exactly_one_more(in_process, fakes) ->
     assert [j.state for j in jobs.recent()] == ["queued", "running"]
 
 
+def test_ready_reports_are_planned_by_the_worker_in_one_go(in_process, fakes) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(ONE, load_balancer=None, nfs=None, rancher={"enabled": False}))
+    cluster = lab.service.cluster
+    running = cluster.jobs.start_now("a run in progress", "tests")
+    cluster.jobs.update(running, digest="an older plan")
+    lab.ready(ONE[0], reconcile=False)
+    assert cluster.jobs.next_queued() is None, "the ready callback itself planned the cluster"
+    cluster.node_ready("gpu01")  # another report before the worker's turn
+    job_id = cluster.reconcile_reported()
+    queued = cluster.jobs.job(job_id) if job_id is not None else None
+    assert queued is not None and queued.reason == "cpu02, gpu01 reported ready"
+    assert cluster.reconcile_reported() is None  # nothing noted since
+
+
 def test_a_kubeconfig_copy_that_fails_is_reported_not_retried(in_process, fakes,
                                                               tmp_path) -> None:  # noqa: ANN001
     blocker = tmp_path / "not-a-folder"

@@ -54,7 +54,7 @@ def test_ready_nodes_assemble_the_cluster_and_a_later_worker_joins(serve, fakes,
     assert any(w.startswith("cpu03 (") for w in status["waiting_for"]), status
 
     svc.make_ready(cpu03)
-    first = svc.wait_job(svc.jobs()[0]["id"])
+    first = svc.wait_job(svc.queued_job())
     assert len(svc.jobs()) == 1, "three ready nodes must start exactly one job"
 
     # Exactly one rke up, in the working folder, with a cluster.yml the strict fake accepted.
@@ -122,7 +122,7 @@ def test_ready_nodes_assemble_the_cluster_and_a_later_worker_joins(serve, fakes,
     # gpu04 is reinstalled, reports healthy: a second run that adds it, --update-only.
     assert svc.admin("POST", "/api/v1/nodes/gpu04/reinstall").ok
     svc.make_ready(gpu04)
-    second = svc.wait_job(max(j["id"] for j in svc.jobs()))
+    second = svc.wait_job(svc.queued_job(after=first["id"]))
     assert second["id"] == first["id"] + 1 and second["update_only"] is True
     rke2 = fakes.calls("rke")[1]
     assert rke2["argv"][-1] == "--update-only" and rke2["state_existed"]
@@ -175,7 +175,7 @@ def test_a_service_killed_mid_job_leaves_a_truthful_record(serve, fakes) -> None
     one = [dict(NODES[1])]
     svc = serve(lab_inventory(one, load_balancer=None, nfs=None, rancher={"enabled": False}))
     svc.make_ready(one[0])
-    job_id = svc.jobs()[0]["id"]
+    job_id = svc.queued_job()
     wait_for("rke to hang", lambda: "hanging until stopped" in svc.job(job_id)["log"])
     (hung,) = fakes.calls("rke")
     assert svc.job(job_id)["state"] == "running"

@@ -69,6 +69,7 @@ def test_one_machine_from_pxe_to_ready(tmp_path: Path) -> None:
         assert reinstall.returncode == 0 and "armed for reinstall" in reinstall.stdout
         assert "autoinstall" in requests.get(f"{url}/ipxe", params={"mac": MAC}, timeout=5).text
     assert token not in server.log(), "a token reached the service's log"
+    assert "seedbed.http: 127.0.0.1 GET /ipxe 200 " in server.log(), "no access log line"
 
 
 def test_serve_refuses_a_bad_inventory(tmp_path: Path) -> None:

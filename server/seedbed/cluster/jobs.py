@@ -263,6 +263,7 @@ class JobRunner:
                  secrets: Callable[[], list[str]] = list,
                  after: Callable[[Job], None] | None = None,
                  recovered: Callable[[list[Job]], None] | None = None,
+                 before: Callable[[], object] | None = None,
                  idle_seconds: float = 2.0):
         self.jobs = jobs
         self.lock = JobLock(lock_path)
@@ -273,6 +274,7 @@ class JobRunner:
         self.secrets = secrets
         self.after = after
         self.recovered = recovered
+        self.before = before  # each turn of the loop, before looking for a due job
         self.idle_seconds = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -295,6 +297,8 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                if self.before is not None:
+                    self.before()
                 delay = self.tick()
             except Exception:  # the worker must outlive any one failure
                 log.exception("cluster job runner")

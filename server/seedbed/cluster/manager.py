@@ -41,13 +41,15 @@ class ClusterManager:
         self._secrets: list[str] = []
         self._key: ServiceKey | None = None
         self._reconciling = threading.Lock()
+        self._reported: list[str] = []  # ready reports not yet reconciled (runner thread's work)
+        self._reported_lock = threading.Lock()
         self.paths.prepare()
         if self.paths.rancher_password.exists():  # masked in job logs
             self._secrets = [self.paths.rancher_password.read_text(encoding="ascii").strip()]
         self.runner = JobRunner(
             self.jobs, self.paths.lock, self._execute, attempts=options.attempts,
             backoff=options.backoff, runner=f"{runner} pid {os.getpid()}",
-            secrets=lambda: self._secrets, after=self._after,
+            secrets=lambda: self._secrets, after=self._after, before=self.reconcile_reported,
             recovered=lambda found: self.reconcile(self._rerun_reason(found)))
 
     # -- service hooks ---------------------------------------------------------
@@ -77,13 +79,29 @@ class ClusterManager:
         self.runner.stop()
 
     def node_ready(self, hostname: str) -> None:
-        """After a ready callback (healthy or not); never fails the callback itself."""
+        """After a ready callback (healthy or not): only noted, the runner thread reconciles.
+
+        Planning the cluster costs far more than the callback itself; a burst of ready
+        reports becomes one reconcile instead of one per request.
+        """
         if not self.options.auto:
             return
+        with self._reported_lock:
+            if hostname not in self._reported:
+                self._reported.append(hostname)
+        self.runner.wake()
+
+    def reconcile_reported(self) -> int | None:
+        """Reconcile once for every ready report noted since the last call (the runner's loop)."""
+        with self._reported_lock:
+            names, self._reported = self._reported, []
+        if not names:
+            return None
         try:
-            self.reconcile(f"{hostname} reported ready")
+            return self.reconcile(f"{', '.join(names)} reported ready")
         except Exception:
-            log.exception("cluster: reconcile after %s's ready report failed", hostname)
+            log.exception("cluster: reconcile after the ready report of %s failed", ", ".join(names))
+            return None
 
     # -- deciding --------------------------------------------------------------
 

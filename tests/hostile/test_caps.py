@@ -173,7 +173,7 @@ def test_events_per_node_roll_off_across_installs(service, clock) -> None:  # no
 def test_an_oversize_facts_report_is_refused(client, token: str) -> None:  # noqa: ANN001
     body = {"hostname": "gpu01", "padding": "x" * limits.FACTS_MAX_BYTES}
     response = client.post(f"/api/v1/callback/{token}/ready", json=body)
-    assert response.status_code == 413 and "facts report larger" in response.json["error"]
+    assert response.status_code == 413 and "FactsReport body is at most" in response.json["error"]
 
 
 def test_the_limits_are_documented(request: pytest.FixtureRequest) -> None:

@@ -61,13 +61,11 @@ def failed(token: str, body: FailedBody | None) -> Response:
 
 
 @bp.post("/callback/<token>/ready")
-@operation(body=FactsReport, answers={200: ReadyAnswer, 410: ErrorAnswer, 413: ErrorAnswer, **_REFUSED},
-           tags=["machine"])
+@operation(body=FactsReport, body_max_bytes=limits.FACTS_MAX_BYTES,
+           answers={200: ReadyAnswer, 410: ErrorAnswer, **_REFUSED}, tags=["machine"])
 def ready(token: str, body: FactsReport) -> Response:
     """First boot finished: the facts are checked; a repeated report gets the same answer."""
     service = seedbed()
-    if len(request.get_data()) > limits.FACTS_MAX_BYTES:
-        return error_response(413, f"facts report larger than {limits.FACTS_MAX_BYTES} bytes")
     install = service.lifecycle.current_install(token, origin())
     node = service.inventory.node_by_hostname(install.hostname)
     if node is None:

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, current_app, request
 from pydantic import BaseModel, ValidationError
 from spectree import Response as Answers
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from .. import __version__
 from .models import ErrorAnswer, OpenApiDocument
@@ -65,16 +65,22 @@ def query_args(model: type[BaseModel]) -> BaseModel:
         raise InvalidInput(model, exc, 400) from None
 
 
-def json_body(model: type[BaseModel], required: bool) -> BaseModel:
-    """The request body as `model`: strict JSON (see strict_json), never coerced."""
-    if not request.get_data(cache=True):  # reading enforces MAX_CONTENT_LENGTH (413)
+def json_body(model: type[BaseModel], required: bool, max_bytes: int | None = None) -> BaseModel:
+    """The request body as `model`: strict JSON (see strict_json), never coerced.
+
+    `max_bytes`: a tighter limit than the app's MAX_CONTENT_LENGTH, checked before parsing.
+    """
+    data = request.get_data(cache=True)  # reading enforces MAX_CONTENT_LENGTH (413)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise RequestEntityTooLarge(f"a {model.__name__} body is at most {max_bytes} bytes")
+    if not data:
         if required:
             raise BadRequest(f"expected a JSON {model.__name__} body")
         return model()
     if not request.is_json:
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
     try:
-        value = strict_loads(request.get_data(cache=True))
+        value = strict_loads(data)
     except ValueError as exc:  # malformed, NaN, too deep, not UTF-8
         raise BadRequest(f"malformed JSON body: {exc}") from None
     try:
@@ -88,13 +94,15 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 def operation(*, answers: dict[int, type[BaseModel] | None], media: dict[int, Iterable[str]] | None = None,
               body: type[BaseModel] | None = None, body_required: bool = True, text_body: bool = False,
+              body_max_bytes: int | None = None,
               query: type[BaseModel] | None = None, path: dict[str, str] | None = None,
               admin: bool = False, tags: Iterable[str] = ()) -> Decorator:
     """Declare a view's contract.
 
     answers: status → JSON model (None: no JSON body, then `media` names its media types).
     body: the JSON body model; the view receives it as `body=` (None when `text_body`
-    allows a text/plain body and one came). query: the query model, received as `query=`.
+    allows a text/plain body and one came); `body_max_bytes` a tighter size limit (413).
+    query: the query model, received as `query=`.
     path: regular expressions of path parameters, for the document (the view checks them).
     """
     declared = dict(answers)
@@ -115,7 +123,7 @@ def operation(*, answers: dict[int, type[BaseModel] | None], media: dict[int, It
                 kwargs["query"] = query_args(query)
             if body is not None:
                 text = text_body and request.get_data(cache=True) and not request.is_json
-                kwargs["body"] = None if text else json_body(body, body_required)
+                kwargs["body"] = None if text else json_body(body, body_required, body_max_bytes)
             return view(*args, **kwargs)
 
         # spectree keeps the declaration with the function it returns; its wrapper would

@@ -14,6 +14,7 @@ from typing import Any
 from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .inventory_edit import add_node
+from .lan.signedboot import SignedChainKeeper, SignedChainTree, tftp_root
 from .lifecycle import Lifecycle
 from .seed_texts import SeedTexts
 from .store import Store
@@ -98,10 +99,14 @@ class Seedbed:
                                                 self._inventory_changed, settings.reload_seconds)
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
+        self.signed_chain = SignedChainKeeper(
+            SignedChainTree(tftp_root(settings.state_dir), settings.artifacts, self.lifecycle),
+            lambda: self.inventory)
 
     def start(self) -> None:
         """The long-running parts of `seedbed serve`: the SSH key pair and the cluster jobs."""
         self.cluster.start()
+        self.signed_chain.start()
 
     def service_key(self) -> str | None:
         """seedbed's public SSH key line, authorized on every node; None before the first start."""

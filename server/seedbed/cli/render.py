@@ -11,6 +11,7 @@ from ..boot import NetbootRequest, decide, install_method, install_profile, with
 from ..checks import PREVIEW_TOKEN
 from ..errors import UsageError
 from ..inventory import Inventory, normalize_mac
+from ..lan.signedboot import grub_fetch
 from . import cluster, lan
 from .common import Commands, open_seedbed, with_state
 
@@ -59,7 +60,7 @@ def render_command(args: argparse.Namespace) -> int:
         if decision.action == "install":
             decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
         text = (render.ipxe_script(decision) if args.kind == "ipxe"
-                else render.grub_config(decision, inv.site.base_url))
+                else render.grub_config(decision, inv.site.base_url, grub_fetch(inv, decision.node)))
         sys.stdout.write(text)
         return 0
     node = inv.node_by_mac(mac)

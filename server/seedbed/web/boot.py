@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, request
 
 from .. import render
 from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
+from ..lan.signedboot import grub_fetch
 from . import seedbed
 from .contract import operation
 from .errors import error_response
@@ -51,7 +52,9 @@ def grub(query: NetbootQuery) -> Response:
     request_ = _netboot_request(query)
     _refuse_what_grub_cannot_fetch(request_)
     decision = netboot(service.inventory, service.lifecycle, request_)
-    return Response(render.grub_config(decision, service.inventory.site.base_url), content_type=_TEXT,
+    inv = service.inventory
+    text = render.grub_config(decision, inv.site.base_url, grub_fetch(inv, decision.node))
+    return Response(text, content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
 
 

@@ -29,6 +29,12 @@ class DockerFacts(_Facts):
     runtimes: list[str] = []
 
 
+class SecureBootFacts(_Facts):
+    firmware: str | None = None  # uefi or bios
+    enabled: bool | None = None  # from the SecureBoot efivar; None: unknown
+    nvidia_module: bool = False  # /sys/module/nvidia: the driver's kernel module loaded
+
+
 class Facts(_Facts):
     hostname: str
     fqdn: str | None = None
@@ -40,6 +46,7 @@ class Facts(_Facts):
     sshd: dict[str, str] = Field(default_factory=dict)
     swap_kib: int = 0
     firewall: dict[str, Any] = Field(default_factory=dict)
+    secure_boot: SecureBootFacts = SecureBootFacts()
 
 
 @cache
@@ -56,6 +63,9 @@ def problems(node: Node, facts: Facts) -> list[str]:
     if len(facts.gpus) < node.gpus:
         found.append(f"{len(facts.gpus)} GPU(s) seen by nvidia-smi, {node.gpus} expected")
     found.extend(_docker_problems(node, facts.docker))
+    if node.gpus and facts.secure_boot.enabled and not facts.secure_boot.nvidia_module:
+        found.append("Secure Boot is on and the NVIDIA kernel module is not loaded: only signed "
+                     "modules load (Canonical's linux-modules-nvidia-<branch>-server-generic, not DKMS)")
     if facts.swap_kib:
         found.append(f"swap is on ({facts.swap_kib} KiB): Kubernetes needs it off")
     for key, wanted in (("passwordauthentication", "no"), ("permitrootlogin", "no"),

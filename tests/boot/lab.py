@@ -46,15 +46,20 @@ class Lab:
     """One service with its state under `root`; start() runs it, stop() ends it."""
 
     def __init__(self, root: Path, image: TestImage, admin_key: str, nodes: list[dict[str, Any]],
-                 host_ip: str = HOST_IP, extra_args: tuple[str, ...] = ()):
-        """`host_ip`: how guests reach the service (slirp's host, or a guestfwd address)."""
+                 host_ip: str = HOST_IP, extra_args: tuple[str, ...] = (),
+                 edit: Callable[[dict[str, Any]], None] | None = None):
+        """`host_ip`: how guests reach the service (slirp's host, or a guestfwd address);
+        `edit`: changes the test's inventory data before it is written."""
         self.root = root
         self.port = free_port()  # chosen first: the inventory's base_url names it
         self.base_url = f"http://{host_ip}:{self.port}"
-        files = root / "files"
+        self.files = files = root / "files"
         place_file(image.kernel, files / "test" / "vmlinuz")
         place_file(image.initrd, files / "test" / "initrd.img")
-        self.inventory = write_inventory(root / "lab.yaml", lab_inventory(self.base_url, admin_key, nodes))
+        data = lab_inventory(self.base_url, admin_key, nodes)
+        if edit is not None:
+            edit(data)
+        self.inventory = write_inventory(root / "lab.yaml", data)
         self.state = root / "state"
         # Cluster auto-runs off: a ready node must not start an `rke up` in a boot test.
         self.server = ServeProcess(self.inventory, self.state, port=self.port,

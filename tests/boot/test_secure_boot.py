@@ -1,0 +1,166 @@
+"""Secure Boot on: OVMF with Microsoft's keys, shim -> signed GRUB -> seedbed's per-machine
+GRUB config -> the Debian-signed test kernel -> cloud-init -> ready, checked from outside.
+
+The signed parts come from Debian (Ubuntu's shim trusts only Canonical's key, and Ubuntu's
+files come only from its ISO, which these machines cannot fetch): an ISO in the Ubuntu
+layout is built here with Debian's shim, network GRUB and the test kernel, and imported
+with `seedbed artifacts import`. Once with Debian 12's GRUB 2.06 (no http: config, kernel
+and initrd over TFTP) and once with Debian 13's GRUB 2.12 (config from seedbed's /grub over
+HTTP). The same firmware refuses the unsigned iPXE seedbed offers other UEFI machines, and
+`validate` refuses an inventory that would offer it to a Secure Boot node.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from secureboot.iso import make_iso
+from seedbed.artifacts import import_iso
+from seedbed.lan.signedboot import mac_config_name, tftp_root
+from support import write_inventory
+
+from .image import TestImage
+from .lab import PROFILE, Lab
+from .qemu import BootStageError, Guest, SshKey, make_ed25519_key
+from .signed_parts import GRUB_206, SHIM, grub_212
+
+RELEASE = "debian-signed-test"
+TFTP_HOST, TFTP_MAC = "sb-tftp", "52:54:00:5e:ed:31"
+HTTP_HOST, HTTP_MAC = "sb-http", "52:54:00:5e:ed:32"
+KERNEL_TIMEOUT = 240  # power-on -> the kernel's Secure Boot line (TCG: ~30 s)
+READY_TIMEOUT = 480  # kernel -> cloud-init's ready report
+TREE_TIMEOUT = 30  # the service writes its TFTP tree within seconds of starting
+SECURE_KERNEL = r"secureboot: Secure boot enabled"
+CMDLINE = re.compile(r"Command line: (.*ds=nocloud-net;s=\S+/seed/[A-Za-z0-9_-]+/)")
+
+
+@pytest.fixture(scope="module")
+def admin_key(tmp_path_factory: pytest.TempPathFactory) -> SshKey:
+    return make_ed25519_key(tmp_path_factory.mktemp("ssh"))
+
+
+def signed_iso(work: Path, image: TestImage, grub: Path) -> Path:
+    """Debian's signed chain in the Ubuntu ISO layout: what `artifacts import` reads."""
+    return make_iso(work / f"{RELEASE}.iso", {"casper/vmlinuz": image.kernel, "casper/initrd": image.initrd,
+                                             "EFI/boot/bootx64.efi": SHIM, "EFI/boot/grubx64.efi": grub})
+
+
+def sb_node(hostname: str, mac: str) -> dict[str, Any]:
+    return {"hostname": hostname, "macs": [mac], "ip": "10.0.2.31", "gpus": 0, "profile": PROFILE,
+            "roles": ["controlplane", "etcd", "worker"], "secure_boot": True}
+
+
+def start_lab(root: Path, image: TestImage, key: SshKey, grub: Path, node: dict[str, Any],
+              grub_config: str) -> Lab:
+    def edit(data: dict[str, Any]) -> None:
+        data["installer"] = {"release": RELEASE, "iso": "http://10.0.2.2/unused.iso"}
+        data["dhcp"] = {"grub_config": grub_config}
+        # Over TFTP the install begins when seedbed writes the config, before any request:
+        # slirp shows the guest's requests as 127.0.0.1, not the node's inventory address.
+        data["site"]["pin_install_address"] = grub_config == "http"
+
+    lab = Lab(root, image, key.public, [node], edit=edit)
+    import_iso(signed_iso(root, image, grub), lab.files, RELEASE)
+    return lab.start()
+
+
+def wait_tree(lab: Lab, names: list[str]) -> Path:
+    """seedbed's TFTP root, once the service has written `names` into it (bounded)."""
+    tree = tftp_root(lab.state)
+    end = time.monotonic() + TREE_TIMEOUT
+    while not all((tree / n).exists() for n in names):
+        assert lab.serving(), f"seedbed serve exited:\n{lab.log_tail()}"
+        assert time.monotonic() < end, f"seedbed wrote no {names} under {tree} in {TREE_TIMEOUT}s"
+        time.sleep(0.5)
+    return tree
+
+
+def boot_secure(lab: Lab, guest: Callable[..., Guest], image: TestImage, hostname: str,
+                mac: str) -> tuple[Guest, dict[str, Any], str]:
+    tree = wait_tree(lab, ["bootx64.efi", "grubx64.efi", "grub/grub.cfg"])
+    g = guest(tftp_dir=tree, mac=mac, firmware="uefi-secure", base_disk=image.disk,
+              bootfile="bootx64.efi", romfile="")
+    g.wait_for_console(SECURE_KERNEL, KERNEL_TIMEOUT, "signed kernel did not start under Secure Boot")
+    cmdline = g.wait_for_console(CMDLINE.pattern, 30, "kernel command line has no seed").group(1)
+    ready = lab.wait_event(g, hostname, lambda e: e["kind"] in ("ready", "unhealthy"), READY_TIMEOUT,
+                           "no ready callback")
+    return g, ready, cmdline
+
+
+def test_tftp_only_chain_to_ready_with_secure_boot_facts(
+        tmp_path_factory: pytest.TempPathFactory, test_image: TestImage, admin_key: SshKey,
+        guest: Callable[..., Guest], boot_timings: dict[str, dict[str, float]]) -> None:
+    lab = start_lab(tmp_path_factory.mktemp("sb-tftp"), test_image, admin_key, GRUB_206,
+                    sb_node(TFTP_HOST, TFTP_MAC), "tftp")
+    try:
+        per_mac = wait_tree(lab, [mac_config_name(TFTP_MAC)]) / mac_config_name(TFTP_MAC)
+        first = per_mac.read_text()
+        assert "linux /files/test/vmlinuz" in first and "ds=nocloud-net;s=" in first, first
+        g, ready, cmdline = boot_secure(lab, guest, test_image, TFTP_HOST, TFTP_MAC)
+        boot_timings["secure_boot[tftp]"] = {"ready": round(g.elapsed(), 1)}
+        node = lab.node(TFTP_HOST)
+        assert node["facts"]["secure_boot"] == {"firmware": "uefi", "enabled": True,
+                                                "nvidia_module": False}, node["facts"]
+        assert ready["install"] == node["install"]
+        assert "EFI stub: UEFI Secure Boot is enabled" in g.console_text()
+        # Config, kernel and initrd came over TFTP: seedbed saw no GRUB or kernel request.
+        log = lab.access_log()
+        assert not re.search(r" GET /grub\b", log) and " GET /files/test/vmlinuz" not in log
+        assert f"/seed/{cmdline.rsplit('/seed/', 1)[1][:6]}" in log  # the seed the config named
+        # Ready disarms the node: its TFTP config becomes "boot the local disk".
+        g.wait_until(lambda: "exit" in per_mac.read_text() and "linux" not in per_mac.read_text(),
+                     TREE_TIMEOUT, "per-MAC config not rewritten after ready")
+    finally:
+        lab.stop()
+
+
+def test_http_config_chain_to_ready_with_grub_212(
+        tmp_path_factory: pytest.TempPathFactory, test_image: TestImage, admin_key: SshKey,
+        guest: Callable[..., Guest], boot_timings: dict[str, dict[str, float]]) -> None:
+    lab = start_lab(tmp_path_factory.mktemp("sb-http"), test_image, admin_key, grub_212(),
+                    sb_node(HTTP_HOST, HTTP_MAC), "http")
+    try:
+        g, ready, cmdline = boot_secure(lab, guest, test_image, HTTP_HOST, HTTP_MAC)
+        boot_timings["secure_boot[http]"] = {"ready": round(g.elapsed(), 1)}
+        node = lab.node(HTTP_HOST)
+        assert node["facts"]["secure_boot"]["enabled"] is True, node["facts"]
+        assert lab.requested("GET", "/grub", 200), lab.log_tail()  # the log drops query strings
+        assert lab.requested("GET", "/files/test/vmlinuz", 200), lab.log_tail()
+        assert not (tftp_root(lab.state) / mac_config_name(HTTP_MAC)).exists()
+    finally:
+        lab.stop()
+
+
+def test_firmware_refuses_ipxe_and_validate_refuses_offering_it(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, test_image: TestImage,
+        admin_key: SshKey, guest: Callable[..., Guest]) -> None:
+    lab = start_lab(tmp_path_factory.mktemp("sb-ipxe"), test_image, admin_key, GRUB_206,
+                    sb_node(TFTP_HOST, TFTP_MAC), "tftp")
+    try:
+        tree = wait_tree(lab, ["ipxe.efi"])
+        # What seedbed offers a UEFI machine it does not know as Secure Boot: unsigned iPXE.
+        g = guest(tftp_dir=tree, mac=TFTP_MAC, firmware="uefi-secure", bootfile="ipxe.efi", romfile="")
+        g.wait_for_console(r"Access Denied", 180, "firmware did not refuse unsigned iPXE")
+        with pytest.raises(BootStageError):
+            g.wait_for_console(r"iPXE", 5, "iPXE ran")
+    finally:
+        lab.stop()
+    # The configuration that would offer it: a Secure Boot node without the signed chain.
+    data = yaml.safe_load(lab.inventory.read_text())
+    data["installer"] = {"kernel": "test/vmlinuz", "initrd": "test/initrd.img",
+                         "iso": "http://10.0.2.2/unused.iso"}
+    refused = subprocess.run([sys.executable, "-m", "seedbed.cli", "validate",
+                              str(write_inventory(tmp_path / "ipxe.yaml", data))],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1
+    assert "only UEFI boot file seedbed has is unsigned iPXE (ipxe.efi)" in refused.stderr
+    assert "seedbed artifacts import" in refused.stderr

@@ -14,7 +14,7 @@ from typing import Any
 from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .inventory_edit import add_node
-from .lan.signedboot import SignedChainKeeper, SignedChainTree, tftp_root
+from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lifecycle import Lifecycle
 from .seed_texts import SeedTexts
 from .store import Store
@@ -100,7 +100,7 @@ class Seedbed:
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
         self.signed_chain = SignedChainKeeper(
-            SignedChainTree(tftp_root(settings.state_dir), settings.artifacts, self.lifecycle),
+            SignedChainTree(settings.artifacts, self.lifecycle),
             lambda: self.inventory)
 
     def start(self) -> None:

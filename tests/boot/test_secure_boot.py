@@ -13,6 +13,7 @@ HTTP). The same firmware refuses the unsigned iPXE seedbed offers other UEFI mac
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ import yaml
 
 from secureboot.iso import make_iso
 from seedbed.artifacts import import_iso
-from seedbed.lan.signedboot import mac_config_name, tftp_root
+from seedbed.lan.signedboot import mac_config_name
 from support import write_inventory
 
 from .image import TestImage
@@ -63,7 +64,8 @@ def start_lab(root: Path, image: TestImage, key: SshKey, grub: Path, node: dict[
               grub_config: str) -> Lab:
     def edit(data: dict[str, Any]) -> None:
         data["installer"] = {"release": RELEASE, "iso": "http://10.0.2.2/unused.iso"}
-        data["dhcp"] = {"grub_config": grub_config}
+        # dnsmasq's TFTP root, where seedbed writes the chain (slirp serves it here).
+        data["dhcp"] = {"grub_config": grub_config, "tftp_root": str(root / "tftp")}
         # Over TFTP the install begins when seedbed writes the config, before any request:
         # slirp shows the guest's requests as 127.0.0.1, not the node's inventory address.
         data["site"]["pin_install_address"] = grub_config == "http"
@@ -75,7 +77,7 @@ def start_lab(root: Path, image: TestImage, key: SshKey, grub: Path, node: dict[
 
 def wait_tree(lab: Lab, names: list[str]) -> Path:
     """seedbed's TFTP root, once the service has written `names` into it (bounded)."""
-    tree = tftp_root(lab.state)
+    tree = lab.tftp
     end = time.monotonic() + TREE_TIMEOUT
     while not all((tree / n).exists() for n in names):
         assert lab.serving(), f"seedbed serve exited:\n{lab.log_tail()}"
@@ -135,7 +137,7 @@ def test_http_config_chain_to_ready_with_grub_212(
         assert node["facts"]["secure_boot"]["enabled"] is True, node["facts"]
         assert lab.requested("GET", "/grub", 200), lab.log_tail()  # the log drops query strings
         assert lab.requested("GET", "/files/test/vmlinuz", 200), lab.log_tail()
-        assert not (tftp_root(lab.state) / mac_config_name(HTTP_MAC)).exists()
+        assert not (lab.tftp / mac_config_name(HTTP_MAC)).exists()
     finally:
         lab.stop()
 
@@ -146,7 +148,8 @@ def test_firmware_refuses_ipxe_and_validate_refuses_offering_it(
     lab = start_lab(tmp_path_factory.mktemp("sb-ipxe"), test_image, admin_key, GRUB_206,
                     sb_node(TFTP_HOST, TFTP_MAC), "tftp")
     try:
-        tree = wait_tree(lab, ["ipxe.efi"])
+        tree = wait_tree(lab, ["bootx64.efi"])
+        shutil.copyfile("/usr/lib/ipxe/ipxe.efi", tree / "ipxe.efi")  # as an admin puts it there
         # What seedbed offers a UEFI machine it does not know as Secure Boot: unsigned iPXE.
         g = guest(tftp_dir=tree, mac=TFTP_MAC, firmware="uefi-secure", bootfile="ipxe.efi", romfile="")
         g.wait_for_console(r"Access Denied", 180, "firmware did not refuse unsigned iPXE")

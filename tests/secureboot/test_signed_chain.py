@@ -18,7 +18,7 @@ from seedbed.artifacts import import_iso
 from seedbed.health import Facts, problems
 from seedbed.inventory import parse_inventory
 from seedbed.lan import dnsmasq
-from seedbed.lan.signedboot import SignedChainTree, mac_config_name, tftp_root
+from seedbed.lan.signedboot import SignedChainTree, mac_config_name
 from seedbed.service import Seedbed
 from seedbed.web import create_app
 from support import inventory_data, write_inventory
@@ -30,10 +30,10 @@ SB_MAC = "52:54:00:00:00:01"  # gpu01 in the test inventory
 OTHER_MAC = "52:54:00:00:00:02"
 
 
-def sb_data(mode: str = "proxy", grub_config: str = "tftp") -> dict[str, Any]:
+def sb_data(tftp: Path, mode: str = "proxy", grub_config: str = "tftp") -> dict[str, Any]:
     data = inventory_data(installer={"release": RELEASE, "iso": "http://10.20.0.5:8080/files/u.iso"})
     data["nodes"][0]["secure_boot"] = True
-    data["dhcp"] = {"mode": mode, "grub_config": grub_config}
+    data["dhcp"] = {"mode": mode, "grub_config": grub_config, "tftp_root": str(tftp)}
     return data
 
 
@@ -43,11 +43,10 @@ def lines(text: str, key: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["proxy", "full"])
 def test_dnsmasq_offers_shim_to_secure_boot_nodes_first(tmp_path: Path, mode: str) -> None:
-    inv = parse_inventory(yaml.safe_dump(sb_data(mode))).inventory
-    paths = dnsmasq.Paths(tmp_path / "state" / "dnsmasq", tftp_root(tmp_path / "state"))
-    text = dnsmasq.config_text(inv, paths)
+    inv = parse_inventory(yaml.safe_dump(sb_data(tmp_path / "tftp", mode))).inventory
+    text = dnsmasq.config_text(inv, dnsmasq.Paths(tmp_path / "state" / "dnsmasq"))
     assert lines(text, "dhcp-mac") == [f"set:sb,{SB_MAC}"]  # gpu02 is not Secure Boot
-    assert lines(text, "tftp-root") == [str(tftp_root(tmp_path / "state"))]
+    assert lines(text, "tftp-root") == [str(tmp_path / "tftp")]
     offers = lines(text, "pxe-service" if mode == "proxy" else "dhcp-boot")
     shim = [i for i, o in enumerate(offers) if o.endswith("bootx64.efi") and "tag:sb" in o]
     ipxe = [i for i, o in enumerate(offers) if o.endswith("ipxe.efi")]
@@ -79,11 +78,10 @@ def ubuntu_release(tmp_path: Path) -> dict[str, bytes]:
 
 def test_ubuntu_path_tftp_tree_and_per_mac_config(tmp_path: Path, ubuntu_release: dict[str, bytes],
                                                   make_service: Callable[..., Seedbed]) -> None:
-    service = make_service(sb_data())
-    tree = SignedChainTree(tftp_root(service.settings.state_dir), service.settings.artifacts,
-                           service.lifecycle)
+    root = tmp_path / "tftp"
+    service = make_service(sb_data(root))
+    tree = SignedChainTree(service.settings.artifacts, service.lifecycle)
     tree.sync(service.inventory)
-    root = tftp_root(service.settings.state_dir)
     assert (root / "bootx64.efi").read_bytes() == ubuntu_release["EFI/boot/bootx64.efi"]
     assert (root / "grubx64.efi").read_bytes() == ubuntu_release["EFI/boot/grubx64.efi"]
     assert 'configfile "$prefix/grub.cfg-01-$m1-$m2-$m3-$m4-$m5-$m6"' in (root / "grub/grub.cfg").read_text()
@@ -109,7 +107,7 @@ def test_ubuntu_path_tftp_tree_and_per_mac_config(tmp_path: Path, ubuntu_release
 
 def test_ubuntu_path_http_config_and_served_hashes(tmp_path: Path, ubuntu_release: dict[str, bytes],
                                                    make_service: Callable[..., Seedbed]) -> None:
-    service = make_service(sb_data(grub_config="http"))
+    service = make_service(sb_data(tmp_path / "tftp", grub_config="http"))
     client = create_app(service).test_client()
     manifest = client.get(f"/files/releases/{RELEASE}/manifest.json").get_json()
     for name, entry in manifest["files"].items():
@@ -121,9 +119,8 @@ def test_ubuntu_path_http_config_and_served_hashes(tmp_path: Path, ubuntu_releas
     # GRUB 2.12 parses the port: seedbed's own URLs keep it for Secure Boot nodes.
     assert f"linux (http,10.20.0.5:8080)/files/releases/{RELEASE}/casper/vmlinuz " in config
     assert f"initrd (http,10.20.0.5:8080)/files/releases/{RELEASE}/casper/initrd" in config
-    SignedChainTree(tftp_root(service.settings.state_dir), service.settings.artifacts,
-                    service.lifecycle).sync(service.inventory)
-    bootstrap = (tftp_root(service.settings.state_dir) / "grub/grub.cfg").read_text()
+    SignedChainTree(service.settings.artifacts, service.lifecycle).sync(service.inventory)
+    bootstrap = (tmp_path / "tftp" / "grub/grub.cfg").read_text()
     assert "configfile '(http,10.20.0.5:8080)/grub?mac='\"$net_default_mac\"" in bootstrap
 
 
@@ -143,10 +140,19 @@ def test_gpu_node_with_secure_boot_needs_the_signed_module(enabled: bool, module
 
 def test_validate_notes_say_which_firmware_setting(tmp_path: Path,
                                                    ubuntu_release: dict[str, bytes]) -> None:
-    path = write_inventory(tmp_path / "lab.yaml", sb_data())
+    path = write_inventory(tmp_path / "lab.yaml", sb_data(tmp_path / "tftp"))
     done = subprocess.run([sys.executable, "-m", "seedbed.cli", "validate", str(path), "--files",
                            str(tmp_path / "state" / "files")],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert "Secure Boot may stay on for gpu01" in done.stdout
     assert "Secure Boot must be off in the firmware of the 1 node(s)" in done.stdout
+
+
+def test_grub_under_http_boot_finds_its_bootstrap_on_seedbed(tmp_path: Path,
+                                                            make_service: Callable[..., Seedbed]) -> None:
+    # GRUB loaded over UEFI HTTP boot reads (http,SERVER)/grub/grub.cfg first.
+    client = create_app(make_service(sb_data(tmp_path / "tftp"))).test_client()
+    answer = client.get("/grub/grub.cfg")
+    assert answer.status_code == 200
+    assert "configfile '(http,10.20.0.5:8080)/grub?mac='\"$net_default_mac\"" in answer.get_data(as_text=True)

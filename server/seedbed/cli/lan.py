@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 
 from ..lan import dnsexport, dnsmasq, sssd
-from ..lan.signedboot import tftp_root
 from ..lan.supervisor import DnsmasqSupervisor
 from ..service import Seedbed
 
@@ -21,7 +20,7 @@ def render(kind: str, service: Seedbed, show_secrets: bool = False) -> str:
     inv = service.inventory
     state = service.settings.state_dir
     if kind == "dnsmasq":
-        return dnsmasq.config_text(inv, dnsmasq.Paths(state / "dnsmasq", tftp_root(state)))
+        return dnsmasq.config_text(inv, dnsmasq.Paths(state / "dnsmasq"))
     if kind == "hosts":
         return dnsexport.hosts_file(inv)
     if kind == "zone":

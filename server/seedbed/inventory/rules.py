@@ -204,6 +204,13 @@ def secure_boot_problems(inv: Inventory, lines: dict[tuple, int] | None = None) 
                 "the ISO (`seedbed artifacts import ISO`) and name it as installer.release, so "
                 "the node gets the ISO's signed shim -> GRUB -> kernel chain", where[1]))
             continue
+        if "tftp_root" not in inv.dhcp.model_fields_set and not any("tftp_root" in p.path
+                                                                       for p in problems):
+            path = ("dhcp", "tftp_root")
+            problems.append(Problem(dotted(path), f"{node.hostname} has Secure Boot on: seedbed "
+                "writes the signed chain and per-machine GRUB configs into dnsmasq's TFTP root, so "
+                "set dhcp.tftp_root to a folder seedbed may write (not the ipxe package's "
+                "/usr/lib/ipxe) and copy undionly.kpxe and ipxe.efi into it", line_for(path, lines)))
         profile = install_profile(inv, node)
         for field in ("kernel", "initrd"):
             location = getattr(profile, field)

@@ -52,7 +52,6 @@ class Paths:
     """Where the running dnsmasq keeps its state (leases) under seedbed's state folder."""
 
     state: Path
-    tftp: Path | None = None  # seedbed's TFTP root for the signed chain (lan/signedboot.py)
 
     @property
     def conf(self) -> Path:
@@ -110,7 +109,7 @@ def config_options(inv: Inventory, paths: Paths) -> list[Option]:
     dhcp = inv.dhcp
     options = _common(inv, paths)
     options += _full_mode(inv) if dhcp.mode == "full" else _proxy_mode(inv)
-    options += _tftp(inv, paths)
+    options += _tftp(inv)
     return options
 
 
@@ -218,11 +217,8 @@ def _signed_chain_boot(inv: Inventory) -> list[Option]:
     ]
 
 
-def _tftp(inv: Inventory, paths: Paths) -> list[Option]:
-    if uses_signed_chain(inv) and paths.tftp is None:
-        raise DnsmasqConfigError("Secure Boot nodes need seedbed's own TFTP root (Paths.tftp)")
-    root = paths.tftp if uses_signed_chain(inv) and paths.tftp else Path(inv.dhcp.tftp_root)
-    return [Option("enable-tftp"), Option("tftp-root", _path(root))]
+def _tftp(inv: Inventory) -> list[Option]:
+    return [Option("enable-tftp"), Option("tftp-root", _path(inv.dhcp.tftp_root))]
 
 
 # -- text ---------------------------------------------------------------------------------

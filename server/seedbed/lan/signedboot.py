@@ -1,23 +1,28 @@
-"""The signed boot chain for Secure Boot nodes: seedbed's own TFTP root.
+"""The signed boot chain for Secure Boot nodes, written into dnsmasq's TFTP root.
 
 Firmware with Secure Boot on runs only signed code, so those nodes get shim (signed by
 Microsoft) as their boot file, shim runs the distribution-signed GRUB beside it, and GRUB
 reads `grub/grub.cfg` from the TFTP root. That bootstrap goes on to the machine's own
 config: seedbed's /grub over HTTP (dhcp.grub_config: http, GRUB >= 2.12), or a per-MAC
 `grub/grub.cfg-01-<mac>` that seedbed writes here (GRUB 2.06 has no http and Secure Boot
-forbids loading modules), with kernel and initrd linked under `files/` for TFTP.
+forbids loading modules), with kernel and initrd placed under `files/` for TFTP.
+
+dnsmasq reads TFTP files as its own unprivileged user, which cannot enter seedbed's state
+folder (0700): the tree goes into dhcp.tftp_root, a folder seedbed writes (validate
+refuses the ipxe package's default for Secure Boot nodes), and kernel and initrd are
+hard-linked there from the files folder (copied across file systems).
 
 A TFTP client is invisible to seedbed, so a per-MAC config of an armed node carries an
 install begun when the file is written; it is rewritten when the node's decision changes
 and re-issued, while nobody has used it, once less than half its seed time is left.
-Every file is written atomically; the tree also links the iPXE binaries, so dnsmasq
-serves every client from this one root.
+Every file is written atomically.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +43,6 @@ LINKED_FILES = "files"
 SYNC_SECONDS = 2.0
 
 
-def tftp_root(state_dir: Path) -> Path:
-    return state_dir.resolve() / "tftp"
-
-
 def uses_signed_chain(inv: Inventory) -> bool:
     return any(inv.secure_boot(node) for node in inv.nodes)
 
@@ -58,8 +59,9 @@ def grub_fetch(inv: Inventory, node: Node | None) -> render.GrubFetch:
     return "http"
 
 
-def bootstrap_text(inv: Inventory) -> str:
-    if inv.dhcp.grub_config == "http":
+def bootstrap_text(inv: Inventory, over_http: bool = False) -> str:
+    """`over_http`: GRUB itself came over UEFI HTTP boot, so it has http (>= 2.12)."""
+    if over_http or inv.dhcp.grub_config == "http":
         return render.grub_bootstrap(render.grub_path_with_port(f"{inv.site.base_url}/grub", ""))
     return render.grub_bootstrap(None)
 
@@ -74,16 +76,15 @@ class _Issued:
 class SignedChainTree:
     """Keeps STATE/tftp in step with the inventory and the nodes' decisions."""
 
-    def __init__(self, root: Path, files: Path, lifecycle: Lifecycle):
-        self.root, self.files, self.lifecycle = root, files, lifecycle
+    def __init__(self, files: Path, lifecycle: Lifecycle):
+        self.files, self.lifecycle = files, lifecycle
+        self.root = Path("/nonexistent")  # dhcp.tftp_root, taken from each inventory
         self._issued: dict[str, _Issued] = {}  # per MAC: the install its config carries
         self._lock = threading.Lock()
 
     def sync(self, inv: Inventory) -> None:
         with self._lock:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._link(Path(inv.dhcp.tftp_root) / "undionly.kpxe", "undionly.kpxe")
-            self._link(Path(inv.dhcp.tftp_root) / inv.dhcp.uefi_binary, inv.dhcp.uefi_binary)
+            self.root = Path(inv.dhcp.tftp_root)
             if inv.installer.release is None:
                 return  # validate refuses Secure Boot nodes without it
             chain = release_folder(self.files, inv.installer.release)
@@ -101,7 +102,7 @@ class SignedChainTree:
             if not inv.secure_boot(node):
                 continue
             for location in self._tftp_files(inv, node):
-                self._link(self.files / location, f"{LINKED_FILES}/{location}")
+                self._place(self.files / location, f"{LINKED_FILES}/{location}")
             for mac in node.macs:
                 configs[mac_config_name(mac)] = self._config(inv, node, mac)
         return configs
@@ -155,21 +156,29 @@ class SignedChainTree:
         if not (path.is_file() and path.read_bytes() == data):
             atomic_write(path, data)
 
-    def _link(self, target: Path, name: str) -> None:
-        """A symlink swapped in atomically (dnsmasq and slirp follow it)."""
+    def _place(self, source: Path, name: str) -> None:
+        """A hard link to `source` (a copy across file systems), swapped in atomically."""
         path = self.root / name
-        if path.is_symlink() and os.readlink(path) == str(target):
+        if path.exists() and (os.path.samefile(path, source) or _same_copy(path, source)):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.link")
+        tmp = path.with_name(f".{path.name}.new")
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(target)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
         os.replace(tmp, path)
 
     def _remove_stale(self, wanted: set[str]) -> None:
         for path in (self.root / "grub").glob("grub.cfg-01-*"):
             if f"grub/{path.name}" not in wanted:
                 path.unlink(missing_ok=True)
+
+
+def _same_copy(path: Path, source: Path) -> bool:
+    a, b = path.stat(), source.stat()
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
 class SignedChainKeeper:

@@ -21,7 +21,6 @@ from pathlib import Path
 from ..fsutil import atomic_write
 from ..inventory import Inventory
 from . import dnsmasq
-from .signedboot import tftp_root
 
 log = logging.getLogger("seedbed.dnsmasq")
 
@@ -45,7 +44,7 @@ class DnsmasqSupervisor:
         max_backoff: float = 60.0,
         healthy_after: float = 30.0,
     ) -> None:
-        self.paths = dnsmasq.Paths(state_dir, tftp_root(state_dir.parent))
+        self.paths = dnsmasq.Paths(state_dir)
         self.binary = binary
         self._record = record or (lambda kind, message: None)
         self._poll = poll_seconds

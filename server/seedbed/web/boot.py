@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, request
 
 from .. import render
 from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
-from ..lan.signedboot import grub_fetch
+from ..lan.signedboot import bootstrap_text, grub_fetch
 from . import seedbed
 from .contract import operation
 from .errors import error_response
@@ -56,6 +56,14 @@ def grub(query: NetbootQuery) -> Response:
     text = render.grub_config(decision, inv.site.base_url, grub_fetch(inv, decision.node))
     return Response(text, content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/grub/grub.cfg")
+@operation(answers={200: None}, media=_SCRIPT, tags=["boot"])
+def grub_bootstrap() -> Response:
+    """The signed GRUB's first config under UEFI HTTP boot (its prefix is /grub on the server
+    it came from): on to /grub?mac= for the machine that booted."""
+    return Response(bootstrap_text(seedbed().inventory, over_http=True), content_type=_TEXT)
 
 
 def _refuse_what_grub_cannot_fetch(request_: NetbootRequest) -> None:

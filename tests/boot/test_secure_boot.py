@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,60 +87,93 @@ def wait_tree(lab: Lab, names: list[str]) -> Path:
     return tree
 
 
-def boot_secure(lab: Lab, guest: Callable[..., Guest], image: TestImage, hostname: str,
-                mac: str) -> tuple[Guest, dict[str, Any], str]:
+@dataclass
+class SecureBoot:
+    """One Secure Boot guest followed to its ready report, and what seedbed recorded."""
+
+    lab: Lab
+    guest: Guest
+    ready: dict[str, Any]
+    cmdline: str
+    first_config: str = ""  # the TFTP case: the per-MAC config as written before power-on
+
+
+def start_guest(lab: Lab, image: TestImage, mac: str, workdir: Path) -> Guest:
     tree = wait_tree(lab, ["bootx64.efi", "grubx64.efi", "grub/grub.cfg"])
-    g = guest(tftp_dir=tree, mac=mac, firmware="uefi-secure", base_disk=image.disk,
+    g = Guest(workdir, tftp_dir=tree, mac=mac, firmware="uefi-secure", base_disk=image.disk,
               bootfile="bootx64.efi", romfile="")
+    g.start()
+    return g
+
+
+def follow(lab: Lab, g: Guest, hostname: str) -> SecureBoot:
     g.wait_for_console(SECURE_KERNEL, KERNEL_TIMEOUT, "signed kernel did not start under Secure Boot")
     cmdline = g.wait_for_console(CMDLINE.pattern, 30, "kernel command line has no seed").group(1)
     ready = lab.wait_event(g, hostname, lambda e: e["kind"] in ("ready", "unhealthy"), READY_TIMEOUT,
                            "no ready callback")
-    return g, ready, cmdline
+    return SecureBoot(lab, g, ready, cmdline)
 
 
-def test_tftp_only_chain_to_ready_with_secure_boot_facts(
-        tmp_path_factory: pytest.TempPathFactory, test_image: TestImage, admin_key: SshKey,
-        guest: Callable[..., Guest], boot_timings: dict[str, dict[str, float]]) -> None:
-    lab = start_lab(tmp_path_factory.mktemp("sb-tftp"), test_image, admin_key, GRUB_206,
-                    sb_node(TFTP_HOST, TFTP_MAC), "tftp")
+@pytest.fixture(scope="module")
+def secure_boots(tmp_path_factory: pytest.TempPathFactory, test_image: TestImage, admin_key: SshKey,
+                 boot_timings: dict[str, dict[str, float]]) -> Iterator[dict[str, SecureBoot]]:
+    """Both chains at once (TFTP-only with GRUB 2.06, HTTP with GRUB 2.12): the guests run
+    side by side, so the suite waits for the slower one, not for both in turn."""
+    root = tmp_path_factory.mktemp("secure-boot")
+    labs = {"tftp": start_lab(root / "tftp-lab", test_image, admin_key, GRUB_206,
+                              sb_node(TFTP_HOST, TFTP_MAC), "tftp"),
+            "http": start_lab(root / "http-lab", test_image, admin_key, grub_212(),
+                              sb_node(HTTP_HOST, HTTP_MAC), "http")}
+    guests: list[Guest] = []
     try:
-        per_mac = wait_tree(lab, [mac_config_name(TFTP_MAC)]) / mac_config_name(TFTP_MAC)
-        first = per_mac.read_text()
-        assert "linux /files/test/vmlinuz" in first and "ds=nocloud-net;s=" in first, first
-        g, ready, cmdline = boot_secure(lab, guest, test_image, TFTP_HOST, TFTP_MAC)
-        boot_timings["secure_boot[tftp]"] = {"ready": round(g.elapsed(), 1)}
-        node = lab.node(TFTP_HOST)
-        assert node["facts"]["secure_boot"] == {"firmware": "uefi", "enabled": True,
-                                                "nvidia_module": False}, node["facts"]
-        assert ready["install"] == node["install"]
-        assert "EFI stub: UEFI Secure Boot is enabled" in g.console_text()
-        # Config, kernel and initrd came over TFTP: seedbed saw no GRUB or kernel request.
-        log = lab.access_log()
-        assert not re.search(r" GET /grub\b", log) and " GET /files/test/vmlinuz" not in log
-        assert f"/seed/{cmdline.rsplit('/seed/', 1)[1][:6]}" in log  # the seed the config named
-        # Ready disarms the node: its TFTP config becomes "boot the local disk".
-        g.wait_until(lambda: "exit" in per_mac.read_text() and "linux" not in per_mac.read_text(),
-                     TREE_TIMEOUT, "per-MAC config not rewritten after ready")
+        per_mac = wait_tree(labs["tftp"], [mac_config_name(TFTP_MAC)]) / mac_config_name(TFTP_MAC)
+        first_config = per_mac.read_text()
+        for (mode, lab), mac in zip(labs.items(), (TFTP_MAC, HTTP_MAC), strict=True):
+            guests.append(start_guest(lab, test_image, mac, root / f"{mode}-guest"))
+        boots = {"tftp": follow(labs["tftp"], guests[0], TFTP_HOST),
+                 "http": follow(labs["http"], guests[1], HTTP_HOST)}
+        boots["tftp"].first_config = first_config
+        for mode, booted in boots.items():
+            boot_timings[f"secure_boot[{mode}]"] = {"ready": round(booted.guest.elapsed(), 1)}
+        yield boots
     finally:
-        lab.stop()
+        for g in guests:
+            g.stop()
+        for lab in labs.values():
+            lab.stop()
 
 
-def test_http_config_chain_to_ready_with_grub_212(
-        tmp_path_factory: pytest.TempPathFactory, test_image: TestImage, admin_key: SshKey,
-        guest: Callable[..., Guest], boot_timings: dict[str, dict[str, float]]) -> None:
-    lab = start_lab(tmp_path_factory.mktemp("sb-http"), test_image, admin_key, grub_212(),
-                    sb_node(HTTP_HOST, HTTP_MAC), "http")
-    try:
-        g, ready, cmdline = boot_secure(lab, guest, test_image, HTTP_HOST, HTTP_MAC)
-        boot_timings["secure_boot[http]"] = {"ready": round(g.elapsed(), 1)}
-        node = lab.node(HTTP_HOST)
-        assert node["facts"]["secure_boot"]["enabled"] is True, node["facts"]
-        assert lab.requested("GET", "/grub", 200), lab.log_tail()  # the log drops query strings
-        assert lab.requested("GET", "/files/test/vmlinuz", 200), lab.log_tail()
-        assert not (lab.tftp / mac_config_name(HTTP_MAC)).exists()
-    finally:
-        lab.stop()
+def test_tftp_only_chain_to_ready_with_secure_boot_facts(secure_boots: dict[str, SecureBoot]) -> None:
+    booted = secure_boots["tftp"]
+    lab, g = booted.lab, booted.guest
+    assert "linux /files/test/vmlinuz" in booted.first_config, booted.first_config
+    assert "ds=nocloud-net;s=" in booted.first_config
+    node = lab.node(TFTP_HOST)
+    assert node["facts"]["secure_boot"] == {"firmware": "uefi", "enabled": True,
+                                            "nvidia_module": False}, node["facts"]
+    assert booted.ready["install"] == node["install"]
+    assert "EFI stub: UEFI Secure Boot is enabled" in g.console_text()
+    # Config, kernel and initrd came over TFTP: seedbed saw no GRUB or kernel request.
+    log = lab.access_log()
+    assert not re.search(r" GET /grub\b", log) and " GET /files/test/vmlinuz" not in log
+    token = booted.cmdline.rsplit("/seed/", 1)[1][:6]
+    assert f"s={lab.base_url}/seed/{token}" in booted.first_config  # the seed the file named
+    # Ready disarms the node: its TFTP config becomes "boot the local disk".
+    per_mac = lab.tftp / mac_config_name(TFTP_MAC)
+    g.wait_until(lambda: "exit" in per_mac.read_text() and "linux" not in per_mac.read_text(),
+                 TREE_TIMEOUT, "per-MAC config not rewritten after ready")
+
+
+def test_http_config_chain_to_ready_with_grub_212(secure_boots: dict[str, SecureBoot]) -> None:
+    booted = secure_boots["http"]
+    lab = booted.lab
+    node = lab.node(HTTP_HOST)
+    assert node["facts"]["secure_boot"]["enabled"] is True, node["facts"]
+    assert "EFI stub: UEFI Secure Boot is enabled" in booted.guest.console_text()
+    assert lab.requested("GET", "/grub", 200), lab.log_tail()  # the log drops query strings
+    assert lab.requested("GET", "/files/test/vmlinuz", 200), lab.log_tail()
+    assert f"s={lab.base_url}/seed/" in booted.cmdline
+    assert not (lab.tftp / mac_config_name(HTTP_MAC)).exists()
 
 
 def test_firmware_refuses_ipxe_and_validate_refuses_offering_it(

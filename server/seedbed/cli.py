@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import httpserver, render, seeds
-from .boot import NetbootRequest, decide, install_method, install_profile, with_seed
+from .boot import NetbootRequest, decide_now, install_method, install_profile, with_seed
 from .checks import autoinstall_problems
 from .cluster import ClusterOptions
 from .cluster import commands as cluster_cli
@@ -214,7 +214,11 @@ def _render(args: argparse.Namespace) -> int:
         print("seedbed render: --mac is required", file=sys.stderr)
         return 2
     mac = normalize_mac(args.mac)
-    decision = decide(inv, service.lifecycle, NetbootRequest(mac))
+    loader = "grub" if args.kind == "grub" else "ipxe"
+    decision = decide_now(inv, service.lifecycle, NetbootRequest(mac, loader=loader))
+    if decision.action == "refuse":
+        print(f"seedbed render {args.kind}: {decision.reason}", file=sys.stderr)
+        return 1
     if args.kind in ("ipxe", "grub"):
         if decision.action == "install":
             decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)

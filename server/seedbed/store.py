@@ -425,9 +425,6 @@ class Store:
         ).fetchone()
         return row["label"] if row else None
 
-    def has_admin_tokens(self) -> bool:
-        return self.read().execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
-
 
 def _loads(text: str) -> Any:
     """Stored JSON; a NaN or Infinity an older seedbed stored reads as null (never re-emitted)."""

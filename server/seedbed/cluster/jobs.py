@@ -60,9 +60,6 @@ CREATE TABLE IF NOT EXISTS cluster_jobs (
 CREATE INDEX IF NOT EXISTS cluster_jobs_by_state ON cluster_jobs (state, not_before);
 """
 
-FINISHED = ("succeeded", "failed", "interrupted")
-
-
 @dataclass(frozen=True)
 class Job:
     id: int

@@ -67,7 +67,3 @@ class Node(Strict):
         if len(set(v)) != len(v):
             raise ValueError("a role is listed twice")
         return v
-
-    @property
-    def primary_mac(self) -> str:
-        return self.macs[0]

@@ -8,11 +8,11 @@ from flask import Blueprint, Response
 
 from .. import seeds
 from ..deploy import plan
+from ..errors import Conflict, Forbidden, Gone, NotFound
 from ..inventory import Node
 from ..store import InstallRow
 from . import origin, seedbed
 from .contract import operation
-from .errors import error_response
 from .models import ErrorAnswer
 
 bp = Blueprint("seeds", __name__)
@@ -28,13 +28,13 @@ LATE_FILES = ("provision.sh",)
 def seed_file(token: str, name: str) -> Response:
     """One file of the install's NoCloud seed (deploy.json for image installs), for its token only."""
     if name not in SEED_FILES:
-        return error_response(404, f"no such seed file; there are {', '.join(SEED_FILES)}")
+        raise NotFound(f"no such seed file; there are {', '.join(SEED_FILES)}")
     service = seedbed()
     install = service.lifecycle.for_seed(token, late=name in LATE_FILES, origin=origin())
     inv = service.inventory
     node = inv.node_by_hostname(install.hostname)
     if node is None:
-        return error_response(410, "node is no longer in the inventory")
+        raise Gone("node is no longer in the inventory")
     urls = seeds.SeedUrls(inv.site.base_url, token)
     if name == "deploy.json":
         return _deploy_plan(install, node, urls)
@@ -54,13 +54,15 @@ def seed_file(token: str, name: str) -> Response:
 def _deploy_plan(install: InstallRow, node: Node, urls: seeds.SeedUrls) -> Response:
     """The deploy ramdisk's plan: only for image installs, only until the image is written."""
     service = seedbed()
-    if install.method != "image" or install.state == "installed":
-        return error_response(404 if install.method != "image" else 403,
-                              f"install #{install.id} has no deploy plan to serve")
+    refused = f"install #{install.id} has no deploy plan to serve"
+    if install.method != "image":
+        raise NotFound(refused)
+    if install.state == "installed":
+        raise Forbidden(refused)
     try:
         body = plan.deploy_plan(service.inventory, node, urls, service.settings.artifacts)
     except plan.PlanError as exc:
-        return error_response(409, str(exc))
+        raise Conflict(str(exc)) from None
     service.lifecycle.seed_fetched(install, "deploy.json")
     return Response(json.dumps(body, indent=2) + "\n", content_type="application/json",
                     headers={"Cache-Control": "no-store"})

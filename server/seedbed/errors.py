@@ -11,7 +11,16 @@ from typing import Any
 
 
 class SeedbedError(Exception):
-    """An error seedbed explains to its user in one line (`str(exc)`)."""
+    """Something the user can act on; its text says what and, where it can, how.
+
+    The CLI prints it as one message (no traceback); the web answers it through the
+    handler registered for its kind."""
+
+
+class UsageError(SeedbedError):
+    """A command was given arguments it cannot use together (exit status 2)."""
+
+    exit_status = 2
 
 
 class RequestError(SeedbedError):

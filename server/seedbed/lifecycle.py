@@ -154,6 +154,11 @@ class Lifecycle:
             self.store.add_event(db, now, "boot", f"local disk: {reason}", hostname=node.hostname,
                                  mac=mac)
 
+    def note(self, kind: str, message: str) -> None:
+        """An event of the service itself (dnsmasq's supervisor), tied to no node."""
+        with self.store.transaction() as db:
+            self.store.add_event(db, self.clock(), kind, message)
+
     def discovered(self, mac: str, facts: dict[str, str | None]) -> None:
         now = self.clock()
         with self.store.transaction(durable=False) as db:

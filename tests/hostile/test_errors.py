@@ -202,10 +202,12 @@ def test_framework_errors_are_json(client, service) -> None:  # noqa: ANN001
 
 
 def test_an_unexpected_exception_is_a_json_500_without_traceback(client, service, monkeypatch) -> None:  # noqa: ANN001
-    def broken() -> None:
-        raise RuntimeError("disk on fire at /secret/path")
+    class Broken:
+        @property
+        def nodes(self) -> None:
+            raise RuntimeError("disk on fire at /secret/path")
 
-    monkeypatch.setattr(service.inventory_source, "get", broken)
+    monkeypatch.setattr(service, "inventory", Broken())
     message = json_error(client.get("/healthz"), 500)
     assert "/secret/path" not in message
 

@@ -10,9 +10,9 @@ from .. import render, seeds
 from ..boot import NetbootRequest, decide_now, install_method, install_profile, with_seed
 from ..checks import PREVIEW_TOKEN
 from ..errors import Conflict, UsageError
-from ..inventory import Inventory, normalize_mac
+from ..inventory import Inventory
 from . import cluster, lan
-from .common import Commands, open_seedbed, with_state
+from .common import Commands, mac_address, open_seedbed, with_state
 
 NODE_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-config", "provision")
 
@@ -24,7 +24,7 @@ def add_commands(commands: Commands) -> None:
     p.add_argument("kind", choices=NODE_KINDS + (cluster.RENDER_KIND,) + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
                    help="sssd: include the LDAP bind password instead of masking it")
-    p.add_argument("--mac", help="the machine's MAC (not needed for provision --image)")
+    p.add_argument("--mac", type=mac_address, help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
                    help="provision: the golden image's steps (no host identity, every driver); "
                         "user-data/meta-data: the golden image build's autoinstall seed")
@@ -35,7 +35,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def render_command(args: argparse.Namespace) -> int:
-    service = open_seedbed(args)
+    service = open_seedbed(args, read_only=True)
     inv = service.inventory
     if args.kind == "provision" and args.image:
         sys.stdout.write(seeds.provision_script(inv, None))
@@ -53,7 +53,7 @@ def render_command(args: argparse.Namespace) -> int:
         return cluster.print_cluster_yml(service, args.ready)
     if not args.mac:
         raise UsageError("seedbed render: --mac is required")
-    mac = normalize_mac(args.mac)
+    mac = args.mac
     loader = "grub" if args.kind == "grub" else "ipxe"
     decision = decide_now(inv, service.lifecycle, NetbootRequest(mac, loader=loader))
     if decision.action == "refuse":

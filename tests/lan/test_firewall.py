@@ -8,7 +8,7 @@ import shlex
 import yaml
 
 from seedbed import seeds
-from seedbed.firewall import ufw_commands
+from seedbed.firstboot.firewall import ufw_commands
 from seedbed.inventory import parse_inventory
 from support import inventory_data
 
@@ -68,7 +68,7 @@ def test_port_comments_are_ones_ufw_accepts(monkeypatch, tmp_path) -> None:  # n
     """ufw rejects a quote in a comment and silently skips that rule (port 22 once)."""
     import pytest
 
-    from seedbed import firewall
+    from seedbed.firstboot import firewall
 
     bad = tmp_path / "ports.yaml"
     bad.write_text("- {port: '22', proto: tcp, why: \"RKE's tunnel\"}\n")

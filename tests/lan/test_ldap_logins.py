@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from seedbed import seeds
+from seedbed.firstboot import sssd
 from seedbed.inventory import InventoryError, parse_inventory
-from seedbed.lan import sssd
 from support import ADMIN_KEY, inventory_data
 
 from . import slapd

@@ -8,8 +8,9 @@ import sys
 import time
 from collections.abc import Iterator
 
+from ..firstboot import sssd
 from ..service import Seedbed
-from . import dnsexport, dnsmasq, sssd
+from . import dnsexport, dnsmasq
 from .supervisor import DnsmasqSupervisor
 
 RENDER_KINDS = ("dnsmasq", "hosts", "zone", "sssd")

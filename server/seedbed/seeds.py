@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -193,3 +194,26 @@ def user_data(inv: Inventory, node: Node, urls: SeedUrls, method: str,
 
 def vendor_data() -> str:
     return cloud_config({})
+
+
+# A node's NoCloud seed files (the web serves deploy.json beside them for image installs).
+SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh")
+UserDataRenderer = Callable[[Inventory, Node, SeedUrls, str, "str | None"], str]
+
+
+def seed_file(name: str, inv: Inventory, node: Node, urls: SeedUrls, *, method: str,
+              install_id: int, service_key: str | None,
+              render_user_data: UserDataRenderer = user_data) -> str:
+    """One file of SEED_FILES: what the web serves for a token and `seedbed render` previews.
+
+    `render_user_data`: the service passes its per-inventory cache (seed_texts.SeedTexts).
+    """
+    if name == "user-data":
+        return render_user_data(inv, node, urls, method, service_key)
+    if name == "meta-data":
+        return to_yaml(meta_data(inv, node, install_id))
+    if name == "vendor-data":
+        return vendor_data()
+    if name == "provision.sh":
+        return provision_script(inv, node)
+    raise ValueError(f"no seed file {name!r}; there are {', '.join(SEED_FILES)}")

@@ -54,6 +54,26 @@ def inventory_data(**changes: Any) -> dict[str, Any]:
     return data
 
 
+def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A ready report that passes every health check for this inventory node (a dict of
+    the inventory's `nodes`); keyword values replace top-level facts."""
+    gpus = node.get("gpus", 0)
+    facts = {
+        "hostname": node["hostname"],
+        "fqdn": f"{node['hostname']}.lab.test",
+        "gpus": [{"name": "NVIDIA RTX A6000", "driver": "535.183.01", "memory_mib": 49140}] * gpus,
+        "nvidia_smi": bool(gpus),
+        "docker": {"version": "24.0.9", "default_runtime": "nvidia" if gpus else "runc",
+                   "runtimes": ["io.containerd.runc.v2", "nvidia", "runc"]},
+        "sshd": {"passwordauthentication": "no", "permitrootlogin": "no",
+                 "allowtcpforwarding": "yes", "pubkeyauthentication": "yes"},
+        "swap_kib": 0,
+        "firewall": {"tool": "ufw", "active": True, "rules": [], "installed": True},
+    }
+    facts.update(copy.deepcopy(changes))
+    return facts
+
+
 def write_inventory(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -1,7 +1,7 @@
 """The NoCloud seeds a node receives, built as data and serialized, never pasted.
 
 - `first_boot_config`: the installed system's cloud-config, from seedbed.firstboot's
-  contributors (identity, sssd, swap, ssh, firewall, docker, apt, ready). It is autoinstall's
+  contributors (identity, firewall, docker, swap, sssd, ssh, apt, ready). It is autoinstall's
   `user-data` on real installs, and the whole user-data for image and
   test-profile boots: one rendering for both.
 - `autoinstall_config`: the Ubuntu 20.04 installer's document.

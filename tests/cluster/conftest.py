@@ -22,7 +22,7 @@ import yaml
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ADMIN_KEY, seed_token
+from support import ADMIN_KEY, healthy_facts, seed_token
 
 from . import fake_tool
 
@@ -54,23 +54,6 @@ def lab_inventory(nodes: list[dict[str, Any]] | None = None, **cluster: Any) -> 
     section = copy.deepcopy(CLUSTER)
     section.update(cluster)
     return inventory_data(nodes=copy.deepcopy(nodes or NODES), cluster=section)
-
-
-def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A ready report that passes every health check for this inventory node."""
-    gpus = node.get("gpus", 0)
-    facts = {
-        "hostname": node["hostname"],
-        "gpus": [{"name": "NVIDIA RTX A6000", "driver": "535.183.01"}] * gpus,
-        "nvidia_smi": bool(gpus),
-        "docker": {"version": "24.0.9", "default_runtime": "nvidia" if gpus else "runc",
-                   "runtimes": ["io.containerd.runc.v2", "nvidia", "runc"]},
-        "sshd": {"passwordauthentication": "no", "permitrootlogin": "no",
-                 "allowtcpforwarding": "yes"},
-        "swap_kib": 0,
-    }
-    facts.update(changes)
-    return facts
 
 
 @dataclass

@@ -18,14 +18,11 @@ from seedbed import firstboot, health, seeds
 from seedbed.firstboot import base, ssh
 from seedbed.health import Facts
 from seedbed.inventory import parse_inventory
-from support import inventory_data
+from support import BASE_INVENTORY, healthy_facts, inventory_data
 
 REPO = Path(__file__).resolve().parents[2]
 URLS = seeds.SeedUrls("http://10.20.0.5:8080", "T" * 43)
-HEALTHY = {"hostname": "gpu01", "gpus": [{"name": "A6000"}] * 2, "swap_kib": 0,
-           "docker": {"version": "24.0.9", "default_runtime": "nvidia"},
-           "sshd": {"permitrootlogin": "no", "passwordauthentication": "no",
-                    "allowtcpforwarding": "yes"}}
+HEALTHY = healthy_facts(BASE_INVENTORY["nodes"][0])
 
 
 def lab():  # noqa: ANN201
@@ -94,7 +91,8 @@ def test_a_policy_change_changes_what_is_written_and_what_is_checked(monkeypatch
     assert "SEEDBED_SSHD_CONFIG" in seeds.provision_env(inv, node)
     assert "PermitTunnel no" in seeds.provision_env(inv, None)["SEEDBED_SSHD_CONFIG"]
     found = health.problems(node, Facts(**HEALTHY))
-    assert found == ["sshd x11forwarding is unknown, must be no", "sshd permittunnel is unknown, must be no"]
+    assert found == ["sshd x11forwarding is unknown, must be no",
+                     "sshd permittunnel is unknown, must be no"]
 
 
 def test_password_switches_follow_the_policy(monkeypatch) -> None:  # noqa: ANN001

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from ..health import Facts
     from ..seeds import SeedUrls
 
-# runcmd runs in this order too: sssd before ssh (its sshd restart loads sssd's settings),
-# docker's restart after daemon.json, the ready report last.
-CONTRIBUTORS: list[ModuleType] = [identity, sssd, swap, ssh, firewall, docker, apt, ready]
+# runcmd runs in this order too: the firewall before Docker's restart (Docker adds its own
+# rules), sssd before ssh (ssh's restart loads sssd's sshd settings), the ready report last.
+# health reports problems in this order (the host name first, then GPUs and Docker).
+CONTRIBUTORS: list[ModuleType] = [identity, firewall, docker, swap, sssd, ssh, apt, ready]
 
 
 def _name(contributor: ModuleType) -> str:

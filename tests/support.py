@@ -19,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from seedbed.inventory import Inventory, parse_inventory
 from seedbed.service import Seedbed, Settings
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
@@ -72,6 +73,12 @@ def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
     }
     facts.update(copy.deepcopy(changes))
     return facts
+
+
+def inventory_of(data: dict[str, Any] | None = None) -> Inventory:
+    """The parsed Inventory of this inventory data (the test inventory's by default);
+    InventoryError if it is invalid."""
+    return parse_inventory(yaml.safe_dump(inventory_data() if data is None else data)).inventory
 
 
 def write_inventory(path: Path, data: dict[str, Any]) -> Path:

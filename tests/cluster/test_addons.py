@@ -6,17 +6,16 @@ import stat
 from pathlib import Path
 
 import pytest
-import yaml
 
 from seedbed.cluster import addons, data
 from seedbed.cluster.state import ClusterPaths, password_source, rancher_password
-from seedbed.inventory import parse_inventory
+from support import inventory_of
 
 from .conftest import lab_inventory
 
 
 def inventory(**cluster):  # noqa: ANN003, ANN201
-    return parse_inventory(yaml.safe_dump(lab_inventory(**cluster))).inventory
+    return inventory_of(lab_inventory(**cluster))
 
 
 def test_every_add_on_in_order_with_the_inventory_values() -> None:

@@ -4,12 +4,11 @@ label prefixes accept and refuse the same names."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from seedbed.inventory import InventoryError, parse_inventory
+from seedbed.inventory import InventoryError
 from seedbed.inventory.fields import DNS_LABEL, DNS_NAME
 from seedbed.lan import dnsmasq
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 GOOD = ["a", "gpu09", "gpu-01", "0node", "a" * 63]
 BAD = ["", "a" * 64, "-gpu", "gpu-", "GPU01", "gpu_01", "gpu.01", "gpu 01"]
@@ -22,10 +21,10 @@ def test_a_label_is_one_rule_everywhere(name: str) -> None:
     data = inventory_data()
     data["nodes"][1]["hostname"] = name
     if ok:
-        parse_inventory(yaml.safe_dump(data))
+        inventory_of(data)
     else:
         with pytest.raises(InventoryError):
-            parse_inventory(yaml.safe_dump(data))
+            inventory_of(data)
     if name and "." not in name:  # dnsmasq takes dotted names of the same labels
         assert bool(dnsmasq.DNS_NAME.fullmatch(f"{name}.lab.test")) is ok
 

@@ -17,8 +17,7 @@ import yaml
 from seedbed import firstboot, health, seeds
 from seedbed.firstboot import base, ssh
 from seedbed.health import Facts
-from seedbed.inventory import parse_inventory
-from support import BASE_INVENTORY, healthy_facts, inventory_data
+from support import BASE_INVENTORY, healthy_facts, inventory_data, inventory_of
 
 REPO = Path(__file__).resolve().parents[2]
 URLS = seeds.SeedUrls("http://10.20.0.5:8080", "T" * 43)
@@ -26,7 +25,7 @@ HEALTHY = healthy_facts(BASE_INVENTORY["nodes"][0])
 
 
 def lab():  # noqa: ANN201
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     return inv, inv.node_by_hostname("gpu01")
 
 

@@ -157,6 +157,20 @@ def run_threads(threads: Sequence[threading.Thread], timeout: float, what: str) 
     assert not any(t.is_alive() for t in threads), f"{what} hung (> {timeout:.0f} s)"
 
 
+class Started(list):
+    """What one test started (guests, services, labs), stopped in order at its end:
+    a factory fixture adds to it and calls stop_all() after its yield."""
+
+    def add(self, thing: Any) -> Any:  # noqa: ANN401 - returns what it was given
+        self.append(thing)
+        thing.start()
+        return thing
+
+    def stop_all(self) -> None:
+        for thing in self:
+            thing.stop()
+
+
 def free_port() -> int:
     import socket
 

@@ -20,7 +20,7 @@ import yaml
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ADMIN_KEY, ServeProcess, healthy_facts, seed_token
+from support import ADMIN_KEY, ServeProcess, Started, healthy_facts, seed_token
 
 from . import fake_tool
 
@@ -177,21 +177,17 @@ class Served:
 
 @pytest.fixture
 def serve(tmp_path: Path, fakes: Fakes) -> Iterator[Callable[..., Served]]:
-    started: list[Served] = []
+    started = Started()
 
     def make(data: dict[str, Any], **env: str) -> Served:
         inventory = tmp_path / "lab.yaml"
         inventory.write_text(yaml.safe_dump(data, sort_keys=False))
         state = tmp_path / "state"
         state.mkdir(exist_ok=True)
-        served = Served(inventory, state, fakes, dict(env))
-        started.append(served)
-        served.start()
-        return served
+        return started.add(Served(inventory, state, fakes, dict(env)))
 
     yield make
-    for served in started:
-        served.stop()
+    started.stop_all()
     for call in fakes.calls():  # a fake left hanging by a failed test
         if call.get("outcome") == "hang":
             with contextlib.suppress(ProcessLookupError, PermissionError):

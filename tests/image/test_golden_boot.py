@@ -24,7 +24,7 @@ import yaml
 from boot.lab import Lab
 from boot.qemu import HOST_IP, BootStageError, Guest, make_ed25519_key
 from seedbed.deploy.golden import GoldenImage
-from support import inventory_data, place_file
+from support import Started, inventory_data, place_file
 
 pytestmark = pytest.mark.boot
 
@@ -133,17 +133,13 @@ def event(lab: Lab, needle: str) -> dict[str, Any] | None:
 
 @pytest.fixture
 def lab_factory(tmp_path: Path, deploy_ramdisk: Path) -> Callable[..., GoldenLab]:
-    labs: list[GoldenLab] = []
+    labs = Started()
 
     def make(image: Path, sha256_file: Path) -> GoldenLab:
-        lab = GoldenLab(tmp_path / f"lab{len(labs)}", image, sha256_file, deploy_ramdisk)
-        labs.append(lab)
-        lab.start()
-        return lab
+        return labs.add(GoldenLab(tmp_path / f"lab{len(labs)}", image, sha256_file, deploy_ramdisk))
 
     yield make
-    for lab in labs:
-        lab.stop()
+    labs.stop_all()
 
 
 def _wait_event(g: Guest, lab: Lab, needle: str, timeout: float, stage: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import yaml
 from boot.lab import Lab
 from boot.qemu import HOST_IP, BootStageError, Guest, make_ed25519_key
 from seedbed.deploy.golden import GoldenImage
+from seedbed.firstboot import ssh
 from support import Started, inventory_data, place_file
 
 pytestmark = pytest.mark.boot
@@ -85,6 +86,8 @@ def test_packer_build_publishes_a_clean_template_image(golden_image: GoldenImage
     assert read("/etc/machine-id") == "", "machine-id must be empty for clones"
     assert "ssh_host_" not in listing("/etc/ssh"), "SSH host keys left in the image"
     assert "sshd_config" in listing("/etc/ssh")
+    # The one sshd policy (seedbed.firstboot.ssh), baked in by the provisioning step 40-sshd.sh.
+    assert read(ssh.DROP_IN) == ssh.sshd_config()
     cloud = listing("/var/lib/cloud")
     assert "instance" not in cloud and "seed" not in cloud, f"cloud-init not cleaned:\n{cloud}"
     passwd = read("/etc/passwd")

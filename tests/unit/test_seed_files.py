@@ -10,6 +10,7 @@ import pytest
 from seedbed import seeds
 from seedbed.checks import PREVIEW_TOKEN
 from seedbed.cli import main
+from seedbed.cluster.sshkey import ensure_service_key
 from seedbed.web.seeds import SEED_FILES
 from support import seed_token
 
@@ -19,9 +20,11 @@ MAC1 = "52:54:00:00:00:01"
 @pytest.mark.parametrize("name", seeds.SEED_FILES)
 def test_the_preview_is_what_the_node_is_served(name: str, client, service, tmp_path: Path,  # noqa: ANN001
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    key = ensure_service_key(tmp_path / "state")  # as `seedbed serve` makes it: in user-data
     token = seed_token(client.get(f"/ipxe?mac={MAC1}&buildarch=x86_64&platform=efi").text)
     served = client.get(f"/seed/{token}/{name}")
     assert served.status_code == 200, served.text
+    assert (key.public in served.text) is (name == "user-data")
     kind = "provision" if name == "provision.sh" else name
     # The service's own inventory and state (make_service): the same admin key, the same seed.
     assert main(["render", kind, "--mac", MAC1, "--inventory", str(tmp_path / "lab.yaml"),

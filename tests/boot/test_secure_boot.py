@@ -31,7 +31,7 @@ from seedbed.lan.signedboot import mac_config_name
 from support import write_inventory
 
 from .image import TestImage
-from .lab import PROFILE, Lab
+from .lab import PROFILE, Lab, lab_inventory
 from .qemu import BootStageError, Guest, SshKey, make_ed25519_key
 from .signed_parts import GRUB_206, SHIM, grub_212
 
@@ -63,15 +63,17 @@ def sb_node(hostname: str, mac: str) -> dict[str, Any]:
 
 def start_lab(root: Path, image: TestImage, key: SshKey, grub: Path, node: dict[str, Any],
               grub_config: str) -> Lab:
-    def edit(data: dict[str, Any]) -> None:
+    def inventory(base_url: str) -> dict[str, Any]:
+        data = lab_inventory(base_url, key.public, [node])
         data["installer"] = {"release": RELEASE, "iso": "http://10.0.2.2/unused.iso"}
         # dnsmasq's TFTP root, where seedbed writes the chain (slirp serves it here).
         data["dhcp"] = {"grub_config": grub_config, "tftp_root": str(root / "tftp")}
         # Over TFTP the install begins when seedbed writes the config, before any request:
         # slirp shows the guest's requests as 127.0.0.1, not the node's inventory address.
         data["site"]["pin_install_address"] = grub_config == "http"
+        return data
 
-    lab = Lab(root, image, key.public, [node], edit=edit)
+    lab = Lab(root, image, key.public, [node], inventory=inventory)
     import_iso(signed_iso(root, image, grub), lab.files, RELEASE)
     return lab.start()
 

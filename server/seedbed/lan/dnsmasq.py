@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..artifacts import SHIM, release_path
 from ..inventory import Inventory
+from ..inventory.fields import DNS_NAME
 from .signedboot import SHIM_FILE, uses_signed_chain
 
 BIOS_BINARY = "undionly.kpxe"
@@ -30,7 +31,6 @@ UEFI_HTTP_ARCH = 16  # x64 UEFI HTTP boot (RFC 4578 registry)
 MENU_TEXT = '"seedbed: network boot"'
 
 _KEY = re.compile(r"[a-z][a-z0-9-]*")
-_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%/+-]*)?")
 _PATH = re.compile(r"(/[A-Za-z0-9_.+-]+)+")
 _TAG = re.compile(r"(tag:!?|set:)[a-z0-9]+")
@@ -80,7 +80,7 @@ def _mac(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    return _check(_NAME, value, "host or domain name")
+    return _check(DNS_NAME, value, "host or domain name")
 
 
 def _path(value: str | Path) -> str:

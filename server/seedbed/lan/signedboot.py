@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .. import render
 from ..artifacts import GRUB, SHIM, release_folder
-from ..boot import NetbootRequest, decide, install_profile, netboot
+from ..boot import NetbootRequest, decide_now, install_profile, netboot
 from ..fsutil import atomic_write
 from ..inventory import Inventory, Node
 from ..lifecycle import Lifecycle
@@ -113,8 +113,8 @@ class SignedChainTree:
                 if not loc.startswith(("http://", "https://"))]
 
     def _config(self, inv: Inventory, node: Node, mac: str) -> str:
-        request = NetbootRequest(mac)
-        decision = decide(inv, self.lifecycle, request)
+        request = NetbootRequest(mac)  # GRUB reads these files over TFTP: no HTTP-only refusal
+        decision = decide_now(inv, self.lifecycle, request)
         if decision.action != "install":
             self._issued.pop(mac, None)
             return render.grub_config(decision, inv.site.base_url, "tftp")
@@ -122,8 +122,10 @@ class SignedChainTree:
         if issued is None or not self._still_usable(node, issued, inv.site.seed_ttl_minutes * 60):
             decision = netboot(inv, self.lifecycle, request)  # begins the install
             text = render.grub_config(decision, inv.site.base_url, "tftp")
-            install = self.lifecycle.store.install(decision.install_id or 0)
-            issued = _Issued(decision.install_id or 0, install.expires_at if install else 0.0, text)
+            row = self.lifecycle.store.node(node.hostname)
+            install_id = row.install_id if row and row.install_id else 0
+            install = self.lifecycle.store.install(install_id)
+            issued = _Issued(install_id, install.expires_at if install else 0.0, text)
             self._issued[mac] = issued
             log.info("%s: TFTP config for %s carries install #%s", node.hostname, mac,
                      issued.install_id)
@@ -195,8 +197,10 @@ class SignedChainKeeper:
         self._thread = threading.Thread(target=self._run, name="signed-chain", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -80,6 +80,7 @@ class SignedChainTree:
         self.files, self.lifecycle = files, lifecycle
         self.root = Path("/nonexistent")  # dhcp.tftp_root, taken from each inventory
         self._issued: dict[str, _Issued] = {}  # per MAC: the install its config carries
+        self._copied: dict[str, tuple[str, int, int]] = {}  # shim/GRUB: (target, size, mtime)
         self._lock = threading.Lock()
 
     def sync(self, inv: Inventory) -> None:
@@ -149,14 +150,19 @@ class SignedChainTree:
         atomic_write(path, data)
 
     def _copy(self, source: Path, name: str) -> None:
+        """shim and GRUB as files of their own (not links into the 0700 state folder)."""
+        path = self.root / name
         try:
+            stamp = (str(path), source.stat().st_size, source.stat().st_mtime_ns)
+            if self._copied.get(name) == stamp and path.is_file():
+                return  # unchanged since the last round: no need to read megabytes again
             data = source.read_bytes()
         except OSError as exc:
             log.error("signed chain: cannot read %s: %s (seedbed artifacts import)", source, exc)
             return
-        path = self.root / name
         if not (path.is_file() and path.read_bytes() == data):
             atomic_write(path, data)
+        self._copied[name] = stamp
 
     def _place(self, source: Path, name: str) -> None:
         """A hard link to `source` (a copy across file systems), swapped in atomically."""

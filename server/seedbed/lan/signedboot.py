@@ -48,7 +48,8 @@ def uses_signed_chain(inv: Inventory) -> bool:
 
 
 def mac_config_name(mac: str) -> str:
-    """GRUB's per-MAC name (`grub_net_search_config_file`): 01- and the MAC with hyphens."""
+    """GRUB's per-MAC naming (01- and the MAC with hyphens); Debian's signed GRUB does not
+    search for it itself, so the bootstrap builds the name from $net_default_mac."""
     return f"grub/grub.cfg-01-{mac.replace(':', '-')}"
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .discovery.boot import report_only_profile
+from .discovery.reports import issue_report_token
 from .inventory import BootProfile, Inventory, Node
 from .lifecycle import Lifecycle
 
@@ -26,7 +28,7 @@ class NetbootRequest:
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["install", "local"]
+    action: Literal["install", "local", "discover"]
     reason: str
     node: Node | None = None
     install_id: int | None = None
@@ -71,6 +73,8 @@ def decide(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Dec
     """What this machine boots now, without side effects (also used for previews)."""
     node = inv.node_by_mac(request.mac)
     if node is None:
+        if inv.discovery.boot and not lifecycle.store.has_discovered_facts(request.mac):
+            return Decision("discover", f"unknown MAC {request.mac}: discovery boot (reports its hardware)")
         return Decision("local", f"unknown MAC {request.mac}: recorded as discovered")
     row = lifecycle.store.node(node.hostname)
     if not lifecycle.is_armed(row):
@@ -109,6 +113,11 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
     if node is None:
         lifecycle.discovered(request.mac, {"buildarch": request.buildarch,
                                            "platform": request.platform, "uuid": request.uuid})
+        if decision.action == "discover":
+            token = issue_report_token(lifecycle.store, lifecycle.clock(), request.mac, request.address)
+            profile = report_only_profile(inv, token)
+            return replace(decision, kernel=artifact_url(inv, profile.kernel),
+                           initrd=artifact_url(inv, profile.initrd), cmdline=profile.cmdline)
         return decision
     if decision.action == "local":
         lifecycle.local_boot(node, request.mac, decision.reason)

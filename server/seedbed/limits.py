@@ -40,3 +40,7 @@ FAILURE_LOG_CHARS = 64 * 1024
 REQUEST_MAX_BYTES = 1024 * 1024
 #: The SQLite write-ahead log is truncated back to this size after a checkpoint.
 WAL_MAX_BYTES = 4 * 1024 * 1024
+#: Bytes of a discovery boot's hardware report (a 2-socket box with 24 disks is ~10 KiB).
+DISCOVERY_FACTS_MAX_BYTES = 32 * 1024
+#: How long a discovery boot's report credential is honoured after the boot script was served.
+DISCOVERY_REPORT_TTL_SECONDS = 30 * 60

@@ -175,6 +175,12 @@ class Store:
         # executescript commits on its own; every statement is IF NOT EXISTS.
         self._connect().executescript(SCHEMA)
         self._migrate()
+        self._migrate_discovery()  # TEMPORARY until seedbed.schema.migrate lands on main
+
+    def _migrate_discovery(self) -> None:
+        db = self._connect()
+        if "facts" not in {row["name"] for row in db.execute("PRAGMA table_info(discovered)")}:
+            db.executescript((Path(__file__).parent / "schema" / "0030-discovery.sql").read_text())
 
     def _migrate(self) -> None:
         """Columns added since the first release, for state folders created before them."""
@@ -409,8 +415,33 @@ class Store:
         db.execute("UPDATE discovered SET accepted_as = ? WHERE mac = ?", (hostname, mac))
 
     def discovered(self) -> list[dict[str, Any]]:
-        rows = self.read().execute("SELECT * FROM discovered ORDER BY first_seen").fetchall()
-        return [dict(r) for r in rows]
+        """Every discovered machine with its facts (never its report credential)."""
+        rows = self.read().execute(
+            "SELECT mac, first_seen, last_seen, boots, buildarch, platform, uuid, accepted_as,"
+            " facts, facts_at FROM discovered ORDER BY first_seen").fetchall()
+        return [dict(r) | {"facts": _loads(r["facts"]) if r["facts"] else None} for r in rows]
+
+    def set_report_token(self, db: sqlite3.Connection, mac: str, token_hash: str,
+                         address: str | None, expires_at: float) -> None:
+        """The discovery boot's report credential; a later boot's replaces it."""
+        db.execute("UPDATE discovered SET report_token_hash = ?, report_addr = ?,"
+                   " report_expires_at = ? WHERE mac = ?", (token_hash, address, expires_at, mac))
+
+    def discovered_by_report_token(self, db: sqlite3.Connection,
+                                   token_hash: str) -> sqlite3.Row | None:
+        return db.execute("SELECT mac, accepted_as, report_addr, report_expires_at FROM discovered"
+                          " WHERE report_token_hash = ?", (token_hash,)).fetchone()
+
+    def set_discovered_facts(self, db: sqlite3.Connection, mac: str, facts: dict[str, Any],
+                             now: float) -> None:
+        """Store a discovery report; its credential is used up."""
+        db.execute("UPDATE discovered SET facts = ?, facts_at = ?, report_token_hash = NULL,"
+                   " report_addr = NULL, report_expires_at = NULL WHERE mac = ?",
+                   (json.dumps(facts, sort_keys=True), now, mac))
+
+    def has_discovered_facts(self, mac: str) -> bool:
+        return self.read().execute("SELECT 1 FROM discovered WHERE mac = ? AND facts IS NOT NULL",
+                                   (mac,)).fetchone() is not None
 
     # -- admin tokens --------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..discovery import DiscoveryFacts
 from ..health import Facts
 from ..inventory import normalize_mac
 
@@ -90,6 +91,10 @@ class FailedBody(_Body):
 
 class FactsReport(Facts):
     """The first-boot facts (seedbed.health.Facts), documented under the callback's name."""
+
+
+class DiscoveryReport(DiscoveryFacts):
+    """A discovery boot's hardware facts (seedbed.discovery.facts), under the report's name."""
 
 
 class _Query(BaseModel):
@@ -185,6 +190,8 @@ class DiscoveredMachine(_Answer):
     platform: str | None
     uuid: str | None
     accepted_as: str | None
+    facts: DiscoveryReport | None = Field(None, description="the discovery boot's hardware report")
+    facts_at: float | None = None
 
 
 class DiscoveredList(_Answer):

@@ -15,7 +15,6 @@ import pytest
 import requests
 
 from boot.qemu import HOST_IP, Guest
-from image.conftest import deploy_ramdisk, image_requirements  # noqa: F401 - fixtures by name
 from image.test_golden_boot import OVMF_NO_NETSTACK
 from seedbed.discovery import suggest_accept
 from support import ServeProcess, free_port, inventory_data, place_file, write_inventory
@@ -42,6 +41,8 @@ class DiscoveryLab:
         data = inventory_data(
             site={"domain": "lab.test", "subnet": "10.0.2.0/24", "gateway": "10.0.2.2",
                   "dns": ["10.0.2.3"], "base_url": f"http://{HOST_IP}:{port}"},
+            nodes=[{"hostname": "known01", "macs": ["52:54:00:d1:5c:99"], "ip": "10.0.2.50",
+                    "roles": ["controlplane", "etcd", "worker"]}],
             discovery={"boot": True, "cmdline": "console=ttyS0"})
         inventory = write_inventory(root / "lab.yaml", data)
         self.server = ServeProcess(inventory, root / "state", port=port,
@@ -67,7 +68,7 @@ class DiscoveryLab:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, deploy_ramdisk: Path) -> Iterator[DiscoveryLab]:  # noqa: F811
+def lab(tmp_path: Path, deploy_ramdisk: Path) -> Iterator[DiscoveryLab]:
     lab = DiscoveryLab(tmp_path / "lab", deploy_ramdisk)
     lab.start()
     yield lab

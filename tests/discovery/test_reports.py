@@ -137,7 +137,8 @@ def test_report_is_stored_once_and_the_machine_then_boots_local(web: FlaskClient
     assert "report_token_hash" not in row and "report_addr" not in row
     assert web.post(url, json=FACTS).status_code == 404  # used up
     assert "sanboot" in boot_script(web)  # reported: the next boot is the local disk's
-    assert any("reported its hardware: 32 CPUs, 256.0 GiB, 3 disks, 2 NICs, 3 GPUs, uefi"
+    assert any("reported its hardware: 32 CPU, 256.0 GiB, 1000G + 4001G + 8000G, 2 NIC, 2 NVIDIA GPU, uefi, "
+               "Supermicro AS -2014CS-TR"
                in e.message for e in lab.store.events())
 
 
@@ -268,3 +269,24 @@ def test_suggested_node_is_accepted_by_the_inventory(web: FlaskClient, lab: Seed
     lab.accept_discovered(UNKNOWN, suggested | {"ip": "10.20.0.40", "macs": [UNKNOWN]}, who="tests")
     node = lab.inventory.node_by_mac(UNKNOWN)
     assert node is not None and node.disk.serial == "ZL2ABCDE" and node.gpus == 2
+
+
+# -- seedbed discovered ---------------------------------------------------------------------
+
+
+def test_cli_lists_discovered_machines_as_a_table_and_json(web: FlaskClient, lab: Seedbed, tmp_path,  # noqa: ANN001
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from seedbed.cli import main
+    web.post(report_url(boot_script(web)), json=FACTS)
+    boot_script(web, mac="aa:bb:cc:dd:ee:09")
+    where = ["--inventory", str(tmp_path / "lab.yaml"), "--state", str(tmp_path / "state")]
+    assert main(["discovered", *where]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["MAC", "SEEN", "BOOTS", "HARDWARE", "SYSTEM", "DISK", "ACCEPTED", "AS"]
+    assert UNKNOWN in lines[1] and "32 CPU, 256.0 GiB" in lines[1] and "serial=ZL2ABCDE" in lines[1]
+    assert "aa:bb:cc:dd:ee:09" in lines[2] and "(not reported)" in lines[2]
+    assert main(["discovered", "--json", *where]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["facts"]["disks"] == FACTS["disks"]
+    assert rows[0]["suggested"] == suggest_accept(rows[0]["facts"], UNKNOWN)
+    assert rows[1]["facts"] is None and rows[1]["suggested"]["disk"] == {"size": "largest"}

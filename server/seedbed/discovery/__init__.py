@@ -5,7 +5,7 @@ boot (report-only deploy ramdisk, seedbed.boot) → facts posted with a one-use 
 (reports, web/discovery) → store.discovered()[i]["facts"] → suggest_accept.
 """
 
-from .facts import DiscoveryFacts, stored_facts
+from .facts import DiscoveryFacts, hardware_summary, stored_facts
 from .suggest import suggest_accept, system_disk_selector
 
-__all__ = ["DiscoveryFacts", "stored_facts", "suggest_accept", "system_disk_selector"]
+__all__ = ["DiscoveryFacts", "hardware_summary", "stored_facts", "suggest_accept", "system_disk_selector"]

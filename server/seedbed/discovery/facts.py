@@ -102,3 +102,20 @@ def stored_facts(report: DiscoveryFacts) -> dict[str, Any]:
     for gpu in facts["gpus"]:
         gpu["vendor"] = gpu["vendor"] or GPU_VENDORS.get(gpu["vendor_id"])
     return facts
+
+
+def hardware_summary(facts: dict[str, Any] | None) -> str:
+    """Stored facts in one line: CPUs, memory, disk sizes, NICs, NVIDIA GPUs, firmware, DMI."""
+    if not facts:
+        return "(not reported)"
+    cpu = facts.get("cpu") or {}
+    firmware = facts.get("firmware") or {}
+    memory = facts.get("memory_bytes")
+    disks = " + ".join(f"{d['size_bytes'] / 1e9:.0f}G" for d in facts["disks"]) or "no disk"
+    nvidia = sum(1 for gpu in facts["gpus"] if gpu["vendor_id"] == NVIDIA)
+    secure = {True: " Secure Boot on", False: "", None: " Secure Boot unknown"}[firmware.get("secure_boot")]
+    product = " ".join(filter(None, [(facts.get("dmi") or {}).get(k) for k in ("vendor", "product")]))
+    return ", ".join(filter(None, [
+        f"{cpu.get('cores') or '?'} CPU", f"{memory / 2**30:.1f} GiB" if memory else None, disks,
+        f"{len(facts['nics'])} NIC", f"{nvidia} NVIDIA GPU" if nvidia else None,
+        f"{firmware.get('mode', 'firmware ?')}{secure}", product[:40] or None]))

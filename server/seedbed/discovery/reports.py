@@ -16,6 +16,7 @@ from .. import limits
 from ..lifecycle import Denied, plain_address, security_log
 from ..store import Store
 from ..tokens import looks_like_token, new_token, token_hash
+from .facts import hardware_summary
 
 
 def issue_report_token(store: Store, now: float, mac: str, address: str | None) -> str:
@@ -47,16 +48,6 @@ def take_report(store: Store, now: float, token: str, facts: dict[str, Any],
                               f"with it, not {address}")
         store.set_discovered_facts(db, row["mac"], facts, now)
         store.add_event(db, now, "discovered", f"unknown machine {row['mac']} reported its hardware: "
-                        f"{_summary(facts)}", mac=row["mac"])
+                        f"{hardware_summary(facts)}", mac=row["mac"])
     return row["mac"]
 
-
-def _summary(facts: dict[str, Any]) -> str:
-    cpu = facts.get("cpu") or {}
-    memory = facts.get("memory_bytes")
-    return ", ".join([
-        f"{cpu.get('cores') or '?'} CPUs",
-        f"{memory / 2**30:.1f} GiB" if memory else "memory unknown",
-        f"{len(facts['disks'])} disks", f"{len(facts['nics'])} NICs", f"{len(facts['gpus'])} GPUs",
-        (facts.get("firmware") or {}).get("mode") or "firmware unknown",
-    ])

@@ -4,6 +4,7 @@ its hardware facts, and powers off. What seedbed stored must be exactly that gue
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ DISKS = {"seedbed-disc-a": 2 * 2**30, "seedbed-disc-b": 3 * 2**30}  # serial -> 
 DMI = {"vendor": "Seedbed Lab", "product": "Discovery Box", "serial": "SBD-0001"}
 MEMORY_MB = 1024
 CPUS = 2
+FIRMWARE_SECURE_BOOT = False  # Debian's OVMF.fd: the SecureBoot variable reads 0 (not enforced)
 
 
 class DiscoveryLab:
@@ -107,17 +109,24 @@ def test_unknown_machine_reports_exactly_its_hardware(lab: DiscoveryLab, guest: 
     boot_timings["discovery_boot"] = {"reported": round(reported_at, 1), "powered_off": round(off_at, 1)}
 
     facts = row["facts"]
+    print(f"\ndiscovery report: {facts}")
     assert {d["serial"]: d["size_bytes"] for d in facts["disks"]} == DISKS
     for disk in facts["disks"]:
         assert (disk["rotational"], disk["removable"], disk["transport"]) == (True, False, "virtio"), disk
     assert sorted((n["mac"], n["link"], n["driver"]) for n in facts["nics"]) == [
         (MAC, True, "virtio_net"), (SECOND_NIC, True, "virtio_net")]
-    assert facts["firmware"]["mode"] == "uefi"
+    assert facts["firmware"] == {"mode": "uefi", "secure_boot": FIRMWARE_SECURE_BOOT}
     assert facts["dmi"] == DMI
     assert facts["cpu"]["cores"] == CPUS
     assert facts["memory_bytes"] == MEMORY_MB * 2**20
     assert [(gpu["vendor_id"], gpu["vendor"]) for gpu in facts["gpus"]] == [("0x1234", "QEMU")]  # std VGA
     assert suggest_accept(facts, MAC)["disk"] == {"serial": other_serial}  # the larger disk
+    # `seedbed discovered --json` shows the same row, with the accept suggestion.
+    listed = subprocess.run([*lab.cli, "discovered", "--json", *lab.where], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert listed.returncode == 0, listed.stderr
+    (cli_row,) = [r for r in json.loads(listed.stdout) if r["mac"] == MAC]
+    assert cli_row["facts"] == facts and cli_row["suggested"]["disk"] == {"serial": other_serial}
     # Reported once: the next PXE boot of that MAC is the local disk's.
     script = requests.get(f"{lab.server.url}/ipxe", params={"mac": MAC}, timeout=10).text
     assert "sanboot" in script and "seedbed.report" not in script

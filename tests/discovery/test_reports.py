@@ -290,3 +290,11 @@ def test_cli_lists_discovered_machines_as_a_table_and_json(web: FlaskClient, lab
     assert rows[0]["facts"]["disks"] == FACTS["disks"]
     assert rows[0]["suggested"] == suggest_accept(rows[0]["facts"], UNKNOWN)
     assert rows[1]["facts"] is None and rows[1]["suggested"]["disk"] == {"size": "largest"}
+
+
+def test_grub_is_told_it_cannot_fetch_an_https_discovery_kernel(make_service) -> None:  # noqa: ANN001
+    data = inventory_data(discovery={"boot": True, "kernel": "https://files.lab.test/vmlinuz"})
+    web = create_app(make_service(data)).test_client()
+    response = web.get("/grub", query_string={"mac": UNKNOWN})
+    assert response.status_code == 409 and "plain HTTP" in response.get_json()["error"]
+    assert "kernel https://files.lab.test/vmlinuz " in boot_script(web)  # iPXE fetches https

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, request
 
 from .. import render
 from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
+from ..discovery.boot import report_only_profile
 from . import seedbed
 from .contract import operation
 from .errors import error_response
@@ -60,11 +61,15 @@ def _refuse_what_grub_cannot_fetch(request_: NetbootRequest) -> None:
     service = seedbed()
     inv = service.inventory
     decision = decide(inv, service.lifecycle, request_)
-    if decision.action != "install" or decision.node is None:
+    if decision.action == "discover":
+        profile = report_only_profile(inv, token="")
+    elif decision.action == "install" and decision.node is not None:
+        profile = install_profile(inv, decision.node)
+    else:
         return
-    profile = install_profile(inv, decision.node)
     for location in (profile.kernel, profile.initrd):
         try:
             render.grub_path(artifact_url(inv, location), inv.site.base_url)
         except ValueError as exc:
-            abort(error_response(409, f"{decision.node.hostname}: {exc}; boot it with iPXE"))
+            who = decision.node.hostname if decision.node else request_.mac
+            abort(error_response(409, f"{who}: {exc}; boot it with iPXE"))

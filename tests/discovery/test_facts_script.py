@@ -161,3 +161,21 @@ def test_uefi_without_a_readable_secure_boot_variable_is_unknown(tmp_path: Path)
     assert t.run()["firmware"] == {"mode": "uefi", "secure_boot": None}
     t.file(f"sys/firmware/efi/efivars/{SECURE_BOOT}", b"\x06\x00\x00\x00\x00")
     assert t.run()["firmware"] == {"mode": "uefi", "secure_boot": False}
+
+
+def test_odd_texts_are_cleaned_so_the_report_is_still_taken(tmp_path: Path) -> None:
+    """Control characters and over-long strings (seen in cheap boards' DMI tables) would make
+    seedbed refuse the whole report: they are dropped and cut as they are read."""
+    t = Tree(tmp_path)
+    t.file("proc/cpuinfo", "processor\t: 0\nmodel name\t: Fancy\x07 CPU\n")
+    t.file("proc/meminfo", "MemTotal: 1 kB\n")
+    t.file("sys/class/dmi/id/sys_vendor", b"To Be Filled\x01 By O.E.M.\x00\n")
+    t.file("sys/class/dmi/id/product_name", "P" * 300 + "\n")
+    t.disk("sda", f"{PCI}/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0", "8:0", 8,
+           udev={"ID_SERIAL_SHORT": "AB\x1bC", "ID_MODEL_ENC": r"Disk\x2fOne\x09\x20\x20"})
+    facts = t.run()
+    assert facts["cpu"]["model"] == "Fancy CPU"
+    assert facts["dmi"]["vendor"] == "To Be Filled By O.E.M."
+    assert facts["dmi"]["product"] == "P" * 128
+    assert (facts["disks"][0]["serial"], facts["disks"][0]["model"]) == ("ABC", "Disk/One")
+    DiscoveryFacts.model_validate(facts)

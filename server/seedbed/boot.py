@@ -106,6 +106,13 @@ def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token:
                    initrd=artifact_url(inv, profile.initrd), cmdline=cmdline)
 
 
+def with_report_token(inv: Inventory, decision: Decision, token: str) -> Decision:
+    """Fill in a discovery boot's kernel, initrd and command line, with its report token."""
+    profile = report_only_profile(inv, token)
+    return replace(decision, kernel=artifact_url(inv, profile.kernel),
+                   initrd=artifact_url(inv, profile.initrd), cmdline=profile.cmdline)
+
+
 def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
     """Decide, record what was decided, and begin an install when the node is armed."""
     decision = decide(inv, lifecycle, request)
@@ -115,9 +122,7 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
                                            "platform": request.platform, "uuid": request.uuid})
         if decision.action == "discover":
             token = issue_report_token(lifecycle.store, lifecycle.clock(), request.mac, request.address)
-            profile = report_only_profile(inv, token)
-            return replace(decision, kernel=artifact_url(inv, profile.kernel),
-                           initrd=artifact_url(inv, profile.initrd), cmdline=profile.cmdline)
+            return with_report_token(inv, decision, token)
         return decision
     if decision.action == "local":
         lifecycle.local_boot(node, request.mac, decision.reason)

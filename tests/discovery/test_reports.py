@@ -298,3 +298,14 @@ def test_grub_is_told_it_cannot_fetch_an_https_discovery_kernel(make_service) ->
     response = web.get("/grub", query_string={"mac": UNKNOWN})
     assert response.status_code == 409 and "plain HTTP" in response.get_json()["error"]
     assert "kernel https://files.lab.test/vmlinuz " in boot_script(web)  # iPXE fetches https
+
+
+def test_render_previews_the_discovery_boot_without_recording_it(lab: Seedbed, tmp_path,  # noqa: ANN001
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from seedbed.cli import main
+    where = ["--inventory", str(tmp_path / "lab.yaml"), "--state", str(tmp_path / "state")]
+    assert main(["render", "ipxe", "--mac", UNKNOWN, *where]) == 0
+    script = capsys.readouterr().out
+    assert "kernel http://10.20.0.5:8080/files/deploy/vmlinuz initrd=initrd seedbed.report=" \
+           "http://10.20.0.5:8080/api/v1/discovery/PREVIEW-TOKEN seedbed.then=poweroff" in script
+    assert lab.store.discovered() == []

@@ -309,3 +309,14 @@ def test_render_previews_the_discovery_boot_without_recording_it(lab: Seedbed, t
     assert "kernel http://10.20.0.5:8080/files/deploy/vmlinuz initrd=initrd seedbed.report=" \
            "http://10.20.0.5:8080/api/v1/discovery/PREVIEW-TOKEN seedbed.then=poweroff" in script
     assert lab.store.discovered() == []
+
+
+def test_validate_says_what_discovery_boots_need(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from seedbed.cli import main
+    from support import write_inventory
+    plain = write_inventory(tmp_path / "plain.yaml", inventory_data())
+    assert main(["validate", str(plain)]) == 0
+    assert "discovery.boot" not in capsys.readouterr().out
+    assert main(["validate", str(write_inventory(tmp_path / "d.yaml", discovery_inventory()))]) == 0
+    assert "note: discovery.boot: an unknown MAC's first PXE boot gets the deploy ramdisk" \
+           in capsys.readouterr().out

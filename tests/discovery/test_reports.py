@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from seedbed import limits
+from seedbed.boot import NetbootRequest, decide
 from seedbed.discovery import suggest_accept
 from seedbed.inventory import InventoryError, parse_inventory
 from seedbed.service import Seedbed
@@ -117,6 +118,23 @@ def test_discovery_section_is_validated(section: dict, complaint: str) -> None:
     with pytest.raises(InventoryError) as caught:
         parse_inventory(json.dumps(inventory_data(discovery=section)))
     assert complaint in str(caught.value)
+
+
+@pytest.mark.parametrize(("discovery", "reported", "loader", "action"), [
+    ({}, False, "ipxe", "local"),  # no discovery section: unchanged
+    ({"boot": False}, False, "ipxe", "local"),
+    ({"boot": True}, False, "ipxe", "discover"),
+    ({"boot": True}, True, "ipxe", "local"),  # reported once: the local disk from then on
+    ({"boot": True}, False, "grub", "discover"),
+    ({"boot": True, "kernel": "https://files.lab.test/vmlinuz"}, False, "grub", "refuse"),
+    ({"boot": True, "kernel": "https://files.lab.test/vmlinuz"}, False, "ipxe", "discover"),
+])
+def test_the_pure_decision_for_an_unknown_mac(discovery: dict, reported: bool, loader: str,
+                                             action: str) -> None:
+    inv = parse_inventory(json.dumps(inventory_data(discovery=discovery))).inventory
+    decision = decide(inv, NetbootRequest(UNKNOWN, loader=loader), lambda _node: None, 0.0,
+                      reported=lambda mac: reported and mac == UNKNOWN)
+    assert (decision.action, decision.node) == (action, None)
 
 
 # -- the report ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def discovered(args: argparse.Namespace) -> int:
-    rows = open_seedbed(args).store.discovered()
+    rows = open_seedbed(args, read_only=True).store.discovered()
     for row in rows:
         row["suggested"] = suggest_accept(row["facts"], row["mac"])
     if args.json:

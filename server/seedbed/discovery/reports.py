@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import limits
-from ..lifecycle import Denied, plain_address, security_log
+from ..errors import Conflict, Forbidden, NotFound
+from ..lifecycle import plain_address, security_log
 from ..store import Store
 from ..tokens import looks_like_token, new_token, token_hash
 from .facts import hardware_summary
@@ -30,21 +31,22 @@ def issue_report_token(store: Store, now: float, mac: str, address: str | None) 
 
 def take_report(store: Store, now: float, token: str, facts: dict[str, Any],
                 address: str | None, pin_address: bool) -> str:
-    """Store the facts for the token's MAC and use the token up; the MAC, or Denied."""
+    """Store the facts for the token's MAC and use the token up; the MAC, or NotFound
+    (unknown token), Forbidden (expired, another address) or Conflict (accepted since)."""
     if not looks_like_token(token):
-        raise Denied(404, "unknown report token")
+        raise NotFound("unknown report token")
     with store.transaction() as db:
         row = store.discovered_by_report_token(db, token_hash(token))
         if row is None:
-            raise Denied(404, "unknown report token (used, replaced by a later boot, or rolled off)")
+            raise NotFound("unknown report token (used, replaced by a later boot, or rolled off)")
         if row["report_expires_at"] < now:
-            raise Denied(403, "report token expired: boot the machine again")
+            raise Forbidden("report token expired: boot the machine again")
         if row["accepted_as"] is not None:
-            raise Denied(409, f"{row['mac']} is in the inventory now, as {row['accepted_as']}")
+            raise Conflict(f"{row['mac']} is in the inventory now, as {row['accepted_as']}")
         if pin_address and plain_address(address) != row["report_addr"]:
             security_log.warning("discovery report for %s from %s refused (booted from %s)",
                                  row["mac"], address, row["report_addr"])
-            raise Denied(403, f"this report token is honoured only from the address that booted "
+            raise Forbidden(f"this report token is honoured only from the address that booted "
                               f"with it, not {address}")
         store.set_discovered_facts(db, row["mac"], facts, now)
         store.add_event(db, now, "discovered", f"unknown machine {row['mac']} reported its hardware: "

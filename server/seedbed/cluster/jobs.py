@@ -60,6 +60,7 @@ class Job:
     log: str
     child_pid: int | None
     child_start: str | None
+    engine: str | None = None  # rke or rke2 (schema 0050); None before engines were chosen
 
     def summary(self) -> dict[str, Any]:
         """The job without its log (the log is fetched on its own)."""

@@ -35,8 +35,12 @@ class Started:
 
 
 def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], timeout: float,
-        log: Log, on_start: Callable[[Started], None] | None = None) -> str:
-    """Run argv; return its output, or raise CommandFailed naming the stage."""
+        log: Log, on_start: Callable[[Started], None] | None = None,
+        log_output: bool = True) -> str:
+    """Run argv; return its output, or raise CommandFailed naming the stage.
+
+    log_output False keeps an output out of the log (a kubeconfig's keys): only its size is.
+    """
     log.write(f"$ {' '.join(argv)}\n")
     try:
         child = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
@@ -60,8 +64,11 @@ def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], t
         assert child.stdout is not None
         for line in child.stdout:
             output.append(line)
-            log.write(line)
+            if log_output:
+                log.write(line)
         code = child.wait()
+        if not log_output:
+            log.write(f"# ({len(output)} lines of output not logged)\n")
     finally:
         timer.cancel()
     if timed_out.is_set():

@@ -97,7 +97,7 @@ def render_cluster_yml(service: Seedbed, ready_only: bool) -> tuple[str, list[st
 
 
 def status_text(status: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"engine: {status['engine']} (waits for {status['engine_waits_for']})"]
     if status["problem"]:
         lines.append(f"cluster.yml cannot be written: {status['problem']}")
     elif status["ready"]:
@@ -113,7 +113,11 @@ def status_text(status: dict[str, Any]) -> str:
     lines.append(f"kubernetes: {status['kubernetes_version']}")
     lines.append(f"kubeconfig: {status['kubeconfig'] or 'none yet'}"
                  + (f" (copied to {status['kubeconfig_copy']})" if status["kubeconfig_copy"] else ""))
-    lines.append(f"cluster.rkestate backups: {len(status['rkestate_backups'])}")
+    if status["engine"] == "rke2":
+        lines.append(f"rke2 token: {status['rke2_token']}; kubeconfig backups: "
+                     f"{len(status['kubeconfig_backups'])}")
+    else:
+        lines.append(f"cluster.rkestate backups: {len(status['rkestate_backups'])}")
     if status["rancher"]:
         lines.append(f"rancher: {status['rancher']['url']} (bootstrap password: "
                      f"{status['rancher']['bootstrap_password']}; `seedbed cluster password`)")

@@ -39,7 +39,8 @@ def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], t
         log_output: bool = True) -> str:
     """Run argv; return its output, or raise CommandFailed naming the stage.
 
-    log_output False keeps an output out of the log (a kubeconfig's keys): only its size is.
+    log_output False keeps an output out of the log (a kubeconfig's keys): only its size is,
+    and on failure its last line (an error, not the file) goes into the reason.
     """
     log.write(f"$ {' '.join(argv)}\n")
     try:
@@ -75,7 +76,9 @@ def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], t
         raise CommandFailed(stage, f"{os.path.basename(argv[0])} did not finish within "
                                    f"{timeout:.0f}s and was stopped")
     if code != 0:
-        raise CommandFailed(stage, f"{os.path.basename(argv[0])} exited with status {code}")
+        said = [ln.strip() for ln in output if ln.strip()][-1:] if not log_output else []
+        raise CommandFailed(stage, f"{os.path.basename(argv[0])} exited with status {code}"
+                            + "".join(f": {line[:300]}" for line in said))
     return "".join(output)
 
 

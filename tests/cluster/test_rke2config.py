@@ -207,3 +207,26 @@ def test_the_first_boot_checks_fail_on_a_flipped_byte(tmp_path: Path,
     assert failed.returncode != 0 and "rke2.linux-amd64.tar.gz: FAILED" in failed.stdout
     (folder / "install.sh").write_bytes(script + b"#\n")
     assert "install.sh: FAILED" in verify()[0].stdout
+
+
+# -- the firewall's port matrix ---------------------------------------------------------------
+
+@pytest.mark.parametrize("plugin", ["canal", "calico", "cilium", "flannel", "none"])
+def test_the_rke2_port_matrix_is_one_the_firewall_takes(plugin: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedbed import firewall
+    from seedbed.cluster.rke2 import port_rules
+
+    rules = port_rules(plugin)
+    ports = {(r["port"], r["proto"]) for r in rules}
+    assert {("9345", "tcp"), ("6443", "tcp"), ("10250", "tcp"), ("2379:2380", "tcp")} <= ports
+    assert ("8472", "udp") in ports if plugin in ("canal", "flannel", "cilium") else True
+    assert ("179", "tcp") in ports if plugin == "calico" else ("179", "tcp") not in ports
+    listed = tmp_path / "ports.yaml"
+    listed.write_text(yaml.safe_dump(rules))
+    monkeypatch.setattr(firewall, "data_file", lambda *_: listed)
+    firewall.cluster_ports.cache_clear()
+    try:  # the firewall's own checks: port syntax, protocol, a comment ufw accepts
+        assert len(firewall.cluster_ports()) == len(rules)
+    finally:
+        firewall.cluster_ports.cache_clear()

@@ -1,5 +1,5 @@
 """The cluster parts of the `seedbed` command: `cluster status|up|preflight|password|log`,
-`render cluster-yml`."""
+`render cluster-yml`, `render rke2-config`."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ import sys
 import time
 from typing import Any
 
-from ..cluster import clusteryml
+from ..cluster import clusteryml, rke2config
 from ..cluster.clusteryml import ClusterYmlError
 from ..service import Seedbed
 from .common import Commands, open_seedbed, with_state
 
 RENDER_KIND = "cluster-yml"
+RKE2_RENDER_KIND = "rke2-config"
+RENDER_KINDS = (RENDER_KIND, RKE2_RENDER_KIND)
+MASKED_TOKEN = "<the cluster token: render with --show-secrets>"  # noqa: S105 - a placeholder
 ACTIONS = ("status", "up", "preflight", "password", "log")
 
 
 def add_commands(commands: Commands) -> None:
-    help_text = ("the Kubernetes cluster: status (members, last job), up (run rke up and the "
-                 "add-ons now, here), preflight (check tools, pins, DNS, NFS, SSH before rke up), "
+    help_text = ("the Kubernetes cluster: status (engine, members, last job), up (run rke up, or "
+                 "wait for the RKE2 members, and the add-ons now, here), preflight (check tools, "
+                 "pins, DNS, NFS, SSH before rke up), "
                  "password (Rancher's bootstrap password), log [JOB]")
     p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
     with_state(p)
@@ -68,6 +72,25 @@ def preflight(service: Seedbed) -> int:
     print(f"\npreflight: {len(verdicts)} checks, "
           + ", ".join(f"{n} {label}" for label, n in counts.items()))
     return 1 if counts["failed"] else 0
+
+
+def print_rke2_config(service: Seedbed, mac: str, show_secrets: bool) -> int:
+    """The config.yaml a node's first boot writes for RKE2; the token masked unless asked."""
+    inv = service.inventory
+    node = inv.node_by_mac(mac)
+    if node is None:
+        print(f"seedbed render {RKE2_RENDER_KIND}: {mac} is not in the inventory",
+              file=sys.stderr)
+        return 1
+    paths = service.cluster.paths
+    if not show_secrets:
+        token = MASKED_TOKEN
+    elif not paths.rke2_token.exists():
+        token = "<not generated yet: seedbed serve makes it at start>"  # noqa: S105
+    else:
+        token = service.cluster.rke2_token(node)
+    sys.stdout.write(rke2config.to_text(rke2config.node_config(inv, node, token)))
+    return 0
 
 
 def print_cluster_yml(service: Seedbed, ready_only: bool) -> int:

@@ -138,6 +138,13 @@ def waits_for(inv: Inventory, membership: Membership | None, paths: ClusterPaths
             f"`kubectl get nodes`, then the add-ons (join token: {form})")
 
 
+def port_rules(plugin: str) -> list[dict[str, str]]:
+    """RKE2's inbound port matrix for this CNI (rke/rke2/ports.yaml), shaped as rke/ports.yaml's
+    entries (port, proto, why) so the node firewall takes either engine's list."""
+    table = data.rke2_ports()
+    return list(table["base"]) + list(table["cni"][plugin])
+
+
 # -- the first boot's data -------------------------------------------------------------------
 
 def artifact_names(inv: Inventory) -> list[str]:

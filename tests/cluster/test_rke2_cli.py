@@ -49,3 +49,13 @@ def test_status_names_the_engine_for_either(in_process, capsys) -> None:  # noqa
         out = capsys.readouterr().out.splitlines()
         assert out[0] == first_line
         assert any(ln.startswith("rke2 token: ") for ln in out) == (engine == "rke2")
+
+
+def test_a_job_records_the_engine_it_ran(in_process) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory([NODES[1]]))
+    lab.ready(NODES[1])
+    (job,) = lab.run_jobs()
+    assert (job.state, job.engine) == ("succeeded", "rke"), job.log
+    db = lab.service.store.read()
+    assert db.execute("SELECT engine FROM cluster_job_engines WHERE job_id = ?",
+                      (job.id,)).fetchone()[0] == "rke"

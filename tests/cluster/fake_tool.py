@@ -450,15 +450,20 @@ def ssh(args: list[str]) -> int:
         print("\n".join(problems), file=sys.stderr)
         return 255 if node is None else 1
     record(entry | {"outcome": "ok"})
-    print(yaml.safe_dump({
+    print(rke2_kubeconfig(cluster), end="")
+    return 0
+
+
+def rke2_kubeconfig(cluster: dict[str, Any]) -> str:
+    """The rke2.yaml the first server writes: the loopback API, the cluster CA, a client key."""
+    return yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "default",
         "clusters": [{"name": "default", "cluster": {
             "server": f"https://127.0.0.1:{API_PORT}",
             "certificate-authority-data": base64.b64encode(cluster["ca"].encode()).decode()}}],
         "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
         "users": [{"name": "default", "user": {"client-key-data": "FAKEKEY"}}],
-    }), end="")
-    return 0
+    })
 
 
 def kubectl_get_nodes(args: list[str], opts: dict[str, Any]) -> int:

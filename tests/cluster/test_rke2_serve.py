@@ -42,8 +42,7 @@ def start_rke2(svc: Any, fakes: Any, node: dict[str, Any]) -> dict[str, Any]:
     inv = parse_inventory(svc.inventory.read_text()).inventory
     target = next(n for n in inv.nodes if n.hostname == node["hostname"])
     paths = ClusterPaths(svc.state / "cluster")
-    first = node["hostname"] == GPU01["hostname"]
-    token = rke2token.read_token(paths) if first else rke2token.join_token(paths)
+    token = rke2token.token_for(paths, node["hostname"] == GPU01["hostname"])
     boot = rke2_first_boot(inv, target, token)
     config = svc.state.parent / f"{node['hostname']}-config.yaml"
     config.write_text(boot["files"][0]["content"])

@@ -214,8 +214,8 @@ def test_the_first_boot_checks_fail_on_a_flipped_byte(tmp_path: Path,
 @pytest.mark.parametrize("plugin", ["canal", "calico", "cilium", "flannel", "none"])
 def test_the_rke2_port_matrix_is_one_the_firewall_takes(plugin: str, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from seedbed import firewall
     from seedbed.cluster.rke2 import port_rules
+    from seedbed.firstboot import firewall
 
     rules = port_rules(plugin)
     ports = {(r["port"], r["proto"]) for r in rules}

@@ -9,10 +9,11 @@ import sys
 import time
 from typing import Any
 
-from ..cluster import clusteryml, rke2config
+from ..cluster import clusteryml, rke2config, rke2token
 from ..cluster.clusteryml import ClusterYmlError
 from ..service import Seedbed
-from .common import Commands, open_seedbed, with_state
+from ..web.models import SQLITE_MAX_INT
+from .common import Commands, open_seedbed, whole_number, with_state
 
 RENDER_KIND = "cluster-yml"
 RKE2_RENDER_KIND = "rke2-config"
@@ -29,7 +30,8 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
     with_state(p)
     p.add_argument("action", choices=ACTIONS)
-    p.add_argument("job", nargs="?", type=int, help="log: the job (default: the last)")
+    p.add_argument("job", nargs="?", type=whole_number(1, SQLITE_MAX_INT),
+                   help="log: the job (default: the last)")
     p.add_argument("--json", action="store_true", help="status: print JSON")
 
 
@@ -87,8 +89,8 @@ def print_rke2_config(service: Seedbed, mac: str, show_secrets: bool) -> int:
         token = MASKED_TOKEN
     elif not paths.rke2_token.exists():
         token = "<not generated yet: seedbed serve makes it at start>"  # noqa: S105
-    else:
-        token = service.cluster.rke2_token(node)
+    else:  # read only: render changes no state
+        token = rke2token.token_for(paths, service.cluster.is_first_server(node))
     sys.stdout.write(rke2config.to_text(rke2config.node_config(inv, node, token)))
     return 0
 

@@ -51,7 +51,6 @@ class ClusterManager:
         self._reconciling = threading.Lock()
         self._reported: list[str] = []  # ready reports not yet reconciled (runner thread's work)
         self._reported_lock = threading.Lock()
-        self.paths.prepare()
         if self.paths.rancher_password.exists():  # masked in job logs
             self._secrets = [self.paths.rancher_password.read_text(encoding="ascii").strip()]
         self.runner = JobRunner(
@@ -79,12 +78,15 @@ class ClusterManager:
     def rke2_token(self, node: Node) -> str:
         """The token a member's first boot writes into config.yaml: the bare secret for the
         first server (it starts the cluster), the K10 form for the others once it is known."""
-        if node.hostname == rke2config.first_server(self.inventory()).hostname:
-            return rke2token.ensure_token(self.paths)
-        return rke2token.join_token(self.paths)
+        rke2token.ensure_token(self.paths)
+        return rke2token.token_for(self.paths, self.is_first_server(node))
+
+    def is_first_server(self, node: Node) -> bool:
+        return node.hostname == rke2config.first_server(self.inventory()).hostname
 
     def start(self) -> None:
         """At service start: the SSH key pair exists, the worker runs, missed work is queued."""
+        self.paths.prepare()
         self._key = ensure_service_key(self.state_dir)
         if self.inventory().cluster.engine == "rke2":
             rke2token.ensure_token(self.paths)  # before any member's seed is served

@@ -55,7 +55,12 @@ def secure_token(digest: str, secret: str) -> str:
 
 def join_token(paths: ClusterPaths) -> str:
     """What a joining node gets: the K10 form once the first server's CA is known."""
-    secret = ensure_token(paths)
+    secret = read_token(paths)
     if not paths.rke2_ca_hash.exists():
         return secret
     return secure_token(paths.rke2_ca_hash.read_text(encoding="ascii").strip(), secret)
+
+
+def token_for(paths: ClusterPaths, first_server: bool) -> str:
+    """The token a member's config.yaml carries (reads only: the token must exist)."""
+    return read_token(paths) if first_server else join_token(paths)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from .fields import DOMAIN_LABEL, Strict, abs_path, address_range
+from .fields import DNS_LABEL, Strict, abs_path, address_range
 
 Engine = Literal["rke", "rke2"]
 # Kubernetes versions as each engine names them: v1.30.14-rancher1-1 (RKE), v1.32.13+rke2r2 (RKE2).
@@ -45,7 +45,7 @@ class RancherSettings(Strict):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, v: str | None) -> str | None:
-        if v is not None and not all(DOMAIN_LABEL.fullmatch(p) for p in v.split(".")):
+        if v is not None and not all(DNS_LABEL.fullmatch(p) for p in v.split(".")):
             raise ValueError(f"{v!r} is not a lower-case DNS name")
         return v
 

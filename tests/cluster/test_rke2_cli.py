@@ -26,6 +26,8 @@ def test_render_rke2_config_masks_the_token_unless_asked(in_process, capsys) -> 
     assert yaml.safe_load(capsys.readouterr().out)["token"] == secret
     assert cli.main(_args(lab, "render", "rke2-config", "--mac", "52:54:00:ff:ff:ff")) == 1
     assert "is not in the inventory" in capsys.readouterr().err
+    assert cli.main(_args(lab, "render", "cluster-yml")) == 1
+    assert "cluster.engine is rke2, which has no cluster.yml" in capsys.readouterr().err
 
 
 def test_preflight_skips_rke_and_checks_the_cni_for_rke2(in_process, fakes, capsys) -> None:  # noqa: ANN001

@@ -96,6 +96,11 @@ def print_rke2_config(service: Seedbed, mac: str, show_secrets: bool) -> int:
 
 
 def print_cluster_yml(service: Seedbed, ready_only: bool) -> int:
+    if service.inventory.cluster.engine != "rke":
+        print(f"seedbed render {RENDER_KIND}: cluster.engine is {service.inventory.cluster.engine}"
+              f", which has no cluster.yml: see `seedbed render {RKE2_RENDER_KIND} --mac MAC`",
+              file=sys.stderr)
+        return 1
     try:
         text, warnings = render_cluster_yml(service, ready_only)
     except ClusterYmlError as exc:

@@ -9,6 +9,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import seeds
+from .boot import install_method, install_profile
+from .inventory import Inventory
 from .resources import data_file
 
 
@@ -35,4 +38,19 @@ def autoinstall_problems(user_data: str) -> list[str]:
     late = config.get("late-commands", [])
     if late and "/callback/" not in str(late[-1]):
         problems.append("the last late-command must post the installed callback")
+    return problems
+
+
+PREVIEW_TOKEN = "PREVIEW-TOKEN"  # noqa: S105 - stands in for the per-install token in previews
+
+
+def seed_problems(inv: Inventory) -> list[str]:
+    """Render every node's installer seed and check it, as the installer would."""
+    problems = []
+    for node in inv.nodes:
+        if install_method(node, install_profile(inv, node)) != "autoinstall":
+            continue
+        text = seeds.user_data(inv, node, seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN),
+                               "autoinstall")
+        problems += [f"{node.hostname} user-data: {p}" for p in autoinstall_problems(text)]
     return problems

@@ -30,94 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import limits
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (
-    hostname      TEXT PRIMARY KEY,
-    state         TEXT NOT NULL,
-    state_since   REAL NOT NULL,
-    armed_until   REAL,                 -- armed until then (NULL: not armed)
-    install_id    INTEGER,              -- the install in progress or last finished
-    facts         TEXT,                 -- JSON of the last ready report
-    health        TEXT,                 -- JSON list of reasons a node is unhealthy
-    last_event    TEXT,
-    last_event_at REAL
-);
-CREATE TABLE IF NOT EXISTS installs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    hostname    TEXT NOT NULL,
-    mac         TEXT NOT NULL,
-    token_hash  TEXT NOT NULL UNIQUE,
-    boot_addr   TEXT,                   -- who fetched the boot script that began it
-    method      TEXT NOT NULL,
-    state       TEXT NOT NULL,          -- issued, installing, installed, ready, failed, superseded
-    created_at  REAL NOT NULL,
-    expires_at  REAL NOT NULL,          -- seeds are served until then
-    finished_at REAL,
-    log         TEXT                    -- excerpt posted with a failure
-);
-CREATE TABLE IF NOT EXISTS events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    at          REAL NOT NULL,
-    hostname    TEXT,
-    mac         TEXT,
-    install_id  INTEGER,
-    kind        TEXT NOT NULL,
-    message     TEXT NOT NULL,
-    data        TEXT
-);
-CREATE INDEX IF NOT EXISTS installs_by_host ON installs (hostname, id);
-CREATE INDEX IF NOT EXISTS events_by_host ON events (hostname, id);
-CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, id);
-CREATE TABLE IF NOT EXISTS dropped (
-    scope       TEXT PRIMARY KEY,       -- events, node:HOST, install:ID, without-node,
-                                        -- discovered, installs:HOST
-    count       INTEGER NOT NULL        -- rows rolled off to keep the store bounded
-);
-CREATE TABLE IF NOT EXISTS event_counts (
-    scope       TEXT PRIMARY KEY,       -- node:HOST, install:ID, without-node
-    count       INTEGER NOT NULL        -- events of that scope now in the table
-);
-CREATE TABLE IF NOT EXISTS discovered (
-    mac         TEXT PRIMARY KEY,
-    first_seen  REAL NOT NULL,
-    last_seen   REAL NOT NULL,
-    boots       INTEGER NOT NULL,
-    buildarch   TEXT,
-    platform    TEXT,
-    uuid        TEXT,
-    accepted_as TEXT
-);
-CREATE TABLE IF NOT EXISTS admin_tokens (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    token_hash  TEXT NOT NULL UNIQUE,
-    label       TEXT NOT NULL,
-    created_at  REAL NOT NULL
-);
-"""
-
-
-# The event roll-off needs how many events a scope holds after each insert; counting them
-# (an index scan over up to EVENTS_PER_NODE rows) was most of a seed fetch's cost.
-_COUNT_EXISTING_EVENTS = """
-INSERT INTO event_counts (scope, count)
-    SELECT COALESCE('node:' || hostname, 'without-node'), COUNT(*) FROM events GROUP BY 1
-    UNION ALL
-    SELECT 'install:' || install_id, COUNT(*) FROM events WHERE install_id IS NOT NULL GROUP BY 1"""
-_EVENT_COUNT_TRIGGERS = (
-    """CREATE TRIGGER events_counted AFTER INSERT ON events BEGIN
-    INSERT INTO event_counts (scope, count)
-        VALUES (COALESCE('node:' || NEW.hostname, 'without-node'), 1)
-        ON CONFLICT (scope) DO UPDATE SET count = count + 1;
-    INSERT INTO event_counts (scope, count) SELECT 'install:' || NEW.install_id, 1
-        WHERE NEW.install_id IS NOT NULL ON CONFLICT (scope) DO UPDATE SET count = count + 1;
-END""",
-    """CREATE TRIGGER events_uncounted AFTER DELETE ON events BEGIN
-    UPDATE event_counts SET count = count - 1 WHERE scope IN
-        (COALESCE('node:' || OLD.hostname, 'without-node'), 'install:' || OLD.install_id);
-END""",
-)
+from . import limits, schema
 
 
 @dataclass(frozen=True)
@@ -172,22 +85,8 @@ class Store:
         self._wal = path.with_name(path.name + "-wal")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _private_file(path)
-        # executescript commits on its own; every statement is IF NOT EXISTS.
-        self._connect().executescript(SCHEMA)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Columns added since the first release, for state folders created before them."""
-        db = self._connect()
-        columns = {row["name"] for row in db.execute("PRAGMA table_info(installs)")}
-        if "boot_addr" not in columns:
-            db.execute("ALTER TABLE installs ADD COLUMN boot_addr TEXT")
-        with self.transaction(durable=False) as db:
-            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events_counted'").fetchone():
-                db.execute("DELETE FROM event_counts")  # counted from here on by the triggers
-                db.execute(_COUNT_EXISTING_EVENTS)
-                for trigger in _EVENT_COUNT_TRIGGERS:
-                    db.execute(trigger)
+        with self._write_lock:
+            schema.migrate(self._connect())
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

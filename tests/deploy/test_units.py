@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seedbed.cli import _parser
+from seedbed.cli import parser as _parser
 from seedbed.httpserver import ServerLimits
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -53,7 +53,7 @@ def test_a_store_from_before_the_counts_is_counted_once(tmp_path: Path,
     _add(old, 2, None, None)
     db = old.read()  # as a release without the counts left it
     db.executescript("DROP TRIGGER events_counted; DROP TRIGGER events_uncounted;"
-                     " DELETE FROM event_counts;")
+                     " DELETE FROM event_counts; PRAGMA user_version = 0;")
     store = Store(path)
     assert _counts(store) == _actual(store) == {"node:cpu02": 12, "install:3": 12,
                                                 "without-node": 2}

@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from seedbed import seeds
-from seedbed.checks import autoinstall_problems
-from seedbed.cli import PREVIEW_TOKEN, seed_problems
+from seedbed.checks import PREVIEW_TOKEN, autoinstall_problems, seed_problems
 from seedbed.disks import installer_match
 from seedbed.inventory import load_inventory, parse_inventory
 from seedbed.resources import default_inventory

@@ -33,32 +33,6 @@ log = logging.getLogger("seedbed.cluster")
 
 LOG_LIMIT = 256 * 1024  # the tail of each job's output is kept
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cluster_jobs (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    reason       TEXT NOT NULL,
-    state        TEXT NOT NULL,          -- queued, running, succeeded, failed, interrupted
-    attempt      INTEGER NOT NULL,
-    retry_of     INTEGER,
-    force        INTEGER NOT NULL,       -- run rke up even if nothing changed
-    created_at   REAL NOT NULL,
-    not_before   REAL NOT NULL,
-    started_at   REAL,
-    finished_at  REAL,
-    runner       TEXT,                   -- who ran it: service or cli, and the pid
-    stage        TEXT,                   -- the last stage reached
-    digest       TEXT,                   -- the plan it applied
-    rke_digest   TEXT,
-    rke_outcome  TEXT,                   -- ok | failed, once rke up ran
-    update_only  INTEGER,
-    members      TEXT,                   -- JSON: the nodes in its cluster.yml
-    outcome      TEXT,
-    log          TEXT NOT NULL DEFAULT '',
-    child_pid    INTEGER,
-    child_start  TEXT
-);
-CREATE INDEX IF NOT EXISTS cluster_jobs_by_state ON cluster_jobs (state, not_before);
-"""
 
 FINISHED = ("succeeded", "failed", "interrupted")
 
@@ -108,7 +82,6 @@ class Jobs:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time):
         self.store = store
         self.clock = clock
-        self.store.read().executescript(SCHEMA)
 
     def event(self, db: sqlite3.Connection, message: str, job_id: int | None = None,
               hostname: str | None = None) -> None:

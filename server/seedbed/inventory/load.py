@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .. import limits
+from ..errors import SeedbedError
 from .model import Inventory
 from .node import Node
 from .rules import Problem, cluster_problems, cross_check, dotted, image_problems, lan_problems, line_for
@@ -35,7 +36,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
                 f"{str(exc)[:120]}", node.start_mark) from None
 
 
-class InventoryError(Exception):
+class InventoryError(SeedbedError):
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems

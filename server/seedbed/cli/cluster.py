@@ -7,24 +7,22 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
+from ..cluster import clusteryml
+from ..cluster.clusteryml import ClusterYmlError
 from ..service import Seedbed
-from . import clusteryml
-from .clusteryml import ClusterYmlError
+from .common import Commands, open_seedbed, with_state
 
 RENDER_KIND = "cluster-yml"
 ACTIONS = ("status", "up", "preflight", "password", "log")
 
 
-def add_parser(sub: Any, with_state: Callable[[argparse.ArgumentParser], None],
-               run: Callable[[argparse.Namespace], int]) -> None:
+def add_commands(commands: Commands) -> None:
     help_text = ("the Kubernetes cluster: status (members, last job), up (run rke up and the "
                  "add-ons now, here), preflight (check tools, pins, DNS, NFS, SSH before rke up), "
                  "password (Rancher's bootstrap password), log [JOB]")
-    p = sub.add_parser("cluster", help=help_text, description=help_text)
-    p.set_defaults(run=run)
+    p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
     with_state(p)
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("job", nargs="?", type=int, help="log: the job (default: the last)")
@@ -70,6 +68,18 @@ def preflight(service: Seedbed) -> int:
     print(f"\npreflight: {len(verdicts)} checks, "
           + ", ".join(f"{n} {label}" for label, n in counts.items()))
     return 1 if counts["failed"] else 0
+
+
+def print_cluster_yml(service: Seedbed, ready_only: bool) -> int:
+    try:
+        text, warnings = render_cluster_yml(service, ready_only)
+    except ClusterYmlError as exc:
+        print(f"seedbed render cluster-yml: {exc}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    sys.stdout.write(text)
+    return 0
 
 
 def render_cluster_yml(service: Seedbed, ready_only: bool) -> tuple[str, list[str]]:

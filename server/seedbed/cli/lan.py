@@ -1,4 +1,5 @@
-"""The LAN parts of the `seedbed` command: `render dnsmasq|hosts|zone|sssd`, `serve --dnsmasq`."""
+"""The LAN parts of other commands (no command of their own): `render dnsmasq|hosts|zone|sssd`
+and `serve --dnsmasq`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import sys
 import time
 from collections.abc import Iterator
 
+from ..lan import dnsexport, dnsmasq, sssd
+from ..lan.supervisor import DnsmasqSupervisor
 from ..service import Seedbed
-from . import dnsexport, dnsmasq, sssd
-from .supervisor import DnsmasqSupervisor
 
 RENDER_KINDS = ("dnsmasq", "hosts", "zone", "sssd")
 

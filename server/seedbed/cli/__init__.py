@@ -1,0 +1,40 @@
+"""The `seedbed` command: serve, validate, render, and look after the nodes.
+
+Each command group is one module here with `add_commands(commands)`; `COMMAND_MODULES` is the
+order they appear in `seedbed --help`. Wiring happens here, at the top: feature packages never
+import the CLI or the service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ..errors import SeedbedError
+from . import cluster, nodes, render, serve, validate
+from .common import Commands
+
+COMMAND_MODULES = (serve, validate, render, nodes, cluster)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except SeedbedError as exc:
+        print(exc, file=sys.stderr)
+        return getattr(exc, "exit_status", 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="seedbed", description=__doc__.split("\n\n")[0])
+    top.add_argument("-v", "--verbose", action="store_true")
+    commands = Commands(top.add_subparsers(required=True, metavar="COMMAND"))
+    for module in COMMAND_MODULES:
+        module.add_commands(commands)
+    return top

@@ -1,0 +1,78 @@
+"""`seedbed nodes|events|reinstall|token`: look after the nodes and the admin API's tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..tokens import new_token, token_hash
+from ..views import node_summaries
+from .common import Commands, ago, open_seedbed, table, with_state
+
+
+def add_commands(commands: Commands) -> None:
+    p = commands.command("nodes", nodes, "list the nodes: hostname, MAC, state, last event, since")
+    with_state(p)
+
+    p = commands.command("events", events, "show a node's events")
+    with_state(p)
+    p.add_argument("hostname")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = commands.command("reinstall", reinstall, "arm a node so its next PXE boot reinstalls it")
+    with_state(p)
+    p.add_argument("hostname")
+    p.add_argument("--minutes", type=int, help="how long it stays armed (default: the site's window)")
+
+    p = commands.command("token", token, "create an admin API bearer token (shown once, stored hashed)")
+    with_state(p)
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--label", default="admin")
+
+
+def nodes(args: argparse.Namespace) -> int:
+    service = open_seedbed(args)
+    rows = [["HOSTNAME", "MAC", "STATE", "LAST EVENT", "SINCE"]]
+    for s in node_summaries(service.inventory, service.lifecycle):
+        state = s["state"] + (" (armed)" if s["armed"] and s["state"] != "new" else "")
+        if s["state"] == "new" and not s["armed"]:
+            state += " (window closed: seedbed reinstall)"
+        last = (s["last_event"] or "-")[:60]
+        rows.append([s["hostname"], s["macs"][0], state, last, ago(s["since"])])
+        rows.extend(["", "", "", f"  ! {reason}", ""] for reason in s["health"])
+    print(table(rows))
+    return 0
+
+
+def events(args: argparse.Namespace) -> int:
+    service = open_seedbed(args)
+    if service.inventory.node_by_hostname(args.hostname) is None:
+        print(f"seedbed: no node {args.hostname!r} in the inventory", file=sys.stderr)
+        return 1
+    for event in service.store.events(args.hostname, limit=args.limit):
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))
+        print(f"{stamp}  {event.kind:<10} {event.message}")
+    return 0
+
+
+def reinstall(args: argparse.Namespace) -> int:
+    service = open_seedbed(args)
+    inv = service.inventory
+    if inv.node_by_hostname(args.hostname) is None:
+        print(f"seedbed: no node {args.hostname!r} in the inventory", file=sys.stderr)
+        return 1
+    minutes = args.minutes or inv.site.reinstall_window_minutes
+    row = service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
+    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.armed_until or 0))
+    print(f"{args.hostname}: armed for reinstall until {until}; its next PXE boot installs it")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    service = open_seedbed(args)
+    new = new_token()
+    service.store.add_admin_token(token_hash(new), args.label)
+    print(new)
+    print("seedbed: keep this token; only its hash is stored", file=sys.stderr)
+    return 0

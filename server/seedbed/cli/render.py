@@ -1,0 +1,95 @@
+"""`seedbed render`: print what a machine (or the LAN, or the cluster) would receive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import render, seeds
+from ..boot import NetbootRequest, decide, install_method, install_profile, with_seed
+from ..checks import PREVIEW_TOKEN
+from ..errors import UsageError
+from ..inventory import Inventory, normalize_mac
+from . import cluster, lan
+from .common import Commands, open_seedbed, with_state
+
+NODE_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-config", "provision")
+
+
+def add_commands(commands: Commands) -> None:
+    p = commands.command("render", render_command,
+                         "print what a machine would receive (no state is changed)")
+    with_state(p)
+    p.add_argument("kind", choices=NODE_KINDS + (cluster.RENDER_KIND,) + lan.RENDER_KINDS)
+    p.add_argument("--show-secrets", action="store_true",
+                   help="sssd: include the LDAP bind password instead of masking it")
+    p.add_argument("--mac", help="the machine's MAC (not needed for provision --image)")
+    p.add_argument("--image", action="store_true",
+                   help="provision: the golden image's steps (no host identity, every driver); "
+                        "user-data/meta-data: the golden image build's autoinstall seed")
+    p.add_argument("--build-key", type=Path,
+                   help="user-data --image: public key of the image build's throwaway user")
+    p.add_argument("--ready", action="store_true",
+                   help="cluster-yml: only the nodes ready and healthy now (what a run would use)")
+
+
+def render_command(args: argparse.Namespace) -> int:
+    service = open_seedbed(args)
+    inv = service.inventory
+    if args.kind == "provision" and args.image:
+        sys.stdout.write(seeds.provision_script(inv, None))
+        return 0
+    if args.image and args.kind in ("user-data", "meta-data"):
+        return _image_seed(inv, args.kind, args.build_key)
+    if args.kind in lan.RENDER_KINDS:
+        try:
+            sys.stdout.write(lan.render(args.kind, service, args.show_secrets))
+        except ValueError as exc:
+            print(f"seedbed render {args.kind}: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.kind == cluster.RENDER_KIND:
+        return cluster.print_cluster_yml(service, args.ready)
+    if not args.mac:
+        raise UsageError("seedbed render: --mac is required")
+    mac = normalize_mac(args.mac)
+    decision = decide(inv, service.lifecycle, NetbootRequest(mac))
+    if args.kind in ("ipxe", "grub"):
+        if decision.action == "install":
+            decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
+        text = (render.ipxe_script(decision) if args.kind == "ipxe"
+                else render.grub_config(decision, inv.site.base_url))
+        sys.stdout.write(text)
+        return 0
+    node = inv.node_by_mac(mac)
+    if node is None:
+        print(f"seedbed render: {mac} is not in the inventory: it gets no seed", file=sys.stderr)
+        return 1
+    urls = seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN)
+    if args.kind == "user-data":
+        method = install_method(node, install_profile(inv, node))
+        text = seeds.user_data(inv, node, urls, method, service.service_key())
+    elif args.kind == "cloud-config":
+        text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key()))
+    elif args.kind == "meta-data":
+        text = seeds.to_yaml(seeds.meta_data(inv, node, 0))
+    elif args.kind == "vendor-data":
+        text = seeds.vendor_data()
+    else:
+        text = seeds.provision_script(inv, node)
+    sys.stdout.write(text)
+    return 0
+
+
+def _image_seed(inv: Inventory, kind: str, build_key: Path | None) -> int:
+    """The seed `make image` serves to the Ubuntu installer (seedbed.deploy.golden)."""
+    from ..deploy import golden
+
+    if kind == "meta-data":
+        sys.stdout.write(golden.image_meta_data())
+        return 0
+    if build_key is None:
+        raise UsageError("seedbed render user-data --image: --build-key PUBLIC_KEY_FILE is required")
+    sys.stdout.write(golden.image_user_data(inv, build_key.read_text().strip()))
+    return 0

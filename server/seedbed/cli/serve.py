@@ -1,0 +1,44 @@
+"""`seedbed serve`: the service, its HTTP listeners and (optionally) dnsmasq, wired here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .. import httpserver
+from . import lan
+from .common import Commands, open_seedbed, with_state
+
+
+def add_commands(commands: Commands) -> None:
+    p = commands.command("serve", serve, "run the provisioning service (waitress WSGI server)")
+    with_state(p)
+    p.add_argument("--files", type=Path, help="boot artifacts folder (default: STATE/files)")
+    p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--grub-port", type=int,
+                   help="also listen here for GRUB netboot clients: GRUB before 2.12 always "
+                        "connects to port 80, so give 80 when nodes boot through GRUB")
+    p.add_argument("--dnsmasq", action="store_true",
+                   help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
+    httpserver.add_arguments(p)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from ..web import create_app
+
+    logging.getLogger().setLevel(logging.INFO)
+    limits = httpserver.limits_from_args(args)
+    service = open_seedbed(args)
+    service.start()
+    app = create_app(service)
+    ports = [args.port] + ([args.grub_port] if args.grub_port and args.grub_port != args.port else [])
+    listen = " ".join(f"{args.host}:{port}" for port in ports)
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
+    print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
+          f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
+    with lan.dnsmasq_running(args.dnsmasq, service):
+        httpserver.serve(app, args.host, ports, limits)
+    return 0

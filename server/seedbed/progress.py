@@ -128,11 +128,13 @@ def install_progress(events: Iterable[EventRow], method: str, now: float,
     """
     steps = STEPS.get(method, AUTOINSTALL_STEPS)
     states = [StepState(s.key, s.title) for s in steps]
-    reached, outcome, failure, written = -1, "running", None, None
+    reached, outcome, failure, written, finished = -1, "running", None, None, None
     for event in events:
         failure = failure or _failure(steps, event)
-        if event.kind in ("ready", "unhealthy", "installed"):
-            outcome = event.kind if event.kind != "installed" or outcome == "running" else outcome
+        if event.kind in ("ready", "unhealthy"):
+            outcome, finished = event.kind, event.at
+        elif event.kind == "installed" and outcome == "running":
+            outcome = "installed"
         index = _step_of(steps, event)
         if index is not None and index > reached:
             for state in states[reached + 1:index + 1]:
@@ -151,8 +153,8 @@ def install_progress(events: Iterable[EventRow], method: str, now: float,
             state.status = "done"
         elif i == reached:
             state.status = "failed" if failure else "current"
-    if outcome in ("ready", "unhealthy") and reached >= 0:
-        states[reached].ended_at = states[reached].ended_at or now
+    if finished is not None and reached >= 0:
+        states[reached].ended_at = states[reached].ended_at or finished
     current = next((s for s in states if s.status in ("current", "failed")), None)
     in_step = now - current.started_at if current and current.started_at is not None else None
     fraction = _step_fraction(current, in_step, written, image_bytes, typical)

@@ -21,7 +21,7 @@ PREFIX = "/console"
 
 
 def create_console(seedbed: Seedbed) -> Flask:
-    app = Flask("seedbed.console", static_folder=None, template_folder="templates")
+    app = Flask(__name__, static_folder=None, template_folder="templates")
     app.extensions["seedbed"] = seedbed
     app.url_map.strict_slashes = False
     auth.configure(app, seedbed.settings.state_dir)

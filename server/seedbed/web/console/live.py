@@ -12,7 +12,6 @@ limits.CONSOLE_STREAM_MAX_SECONDS (EventSource reconnects by itself).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -51,11 +50,8 @@ def news(store: Store) -> tuple[int, ...]:
     """What a page may need to redraw for: the newest event, and unfinished cluster jobs' logs."""
     db = store.read()
     newest = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-    try:
-        jobs = db.execute("SELECT COALESCE(MAX(id), 0), COALESCE(SUM(length(log)), 0) FROM cluster_jobs"
-                          " WHERE state IN ('queued', 'running')").fetchone()
-    except sqlite3.OperationalError:  # no cluster table yet
-        jobs = (0, 0)
+    jobs = db.execute("SELECT COALESCE(MAX(id), 0), COALESCE(SUM(length(log)), 0) FROM cluster_jobs"
+                      " WHERE state IN ('queued', 'running')").fetchone()
     return (int(newest), int(jobs[0]), int(jobs[1]))
 
 

@@ -55,7 +55,7 @@ class ServerLimits:
     # Few threads: they only run complete requests (slow clients cost none), and with the GIL
     # and one SQLite writer, 16 threads made writing requests take twice the CPU of 4.
     threads: int = _limit(4, "worker threads running the application")
-    console_streams: int = _limit(4, "console live streams (Server-Sent Events) open at once; each "
+    console_streams: int = _limit(8, "console live streams (Server-Sent Events) open at once; each "
                                   "holds a worker thread, so serve adds this many to --threads")
     connection_limit: int = _limit(10_000, "open connections in all; new ones wait in the backlog above it")
     connections_per_ip: int = _limit(64, "open connections from one address; more are closed at once")
@@ -80,6 +80,9 @@ class ServerLimits:
             "max_request_header_size": self.max_header_bytes,
             "inbuf_overflow": self.body_memory_bytes,
             "backlog": self.backlog,
+            # Keep reading a connection while its request runs, so a browser that closed a
+            # console stream is noticed (environ["waitress.client_disconnected"]) within a poll.
+            "channel_request_lookahead": 1,
         }
 
 

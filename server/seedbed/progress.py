@@ -107,6 +107,14 @@ def _step_of(steps: tuple[Step, ...], event: EventRow) -> int | None:
     return found
 
 
+def begins_step(webhook: dict[str, Any]) -> bool:
+    """Whether a webhook event (its body as stored) names a step itself, rather than being one
+    of the many events inside a step."""
+    name, description = str(webhook.get("name", "")), str(webhook.get("description", ""))
+    return any(name in step.names or (description and any(d in description for d in step.descriptions))
+               for step in AUTOINSTALL_STEPS + IMAGE_STEPS)
+
+
 def _failure(steps: tuple[Step, ...], event: EventRow) -> str | None:
     if event.kind == "failed":
         return event.message

@@ -5,8 +5,9 @@ the page then fetches its own fragments, so what a fragment shows is always chec
 the same session and rendering as the page. Every stream holds one of waitress's worker
 threads while open, so they are counted: at most `console_streams` at once (seedbed
 serve adds that many threads to its pool, so the machine-facing endpoints keep theirs).
-A stream sends a heartbeat comment every limits.CONSOLE_STREAM_HEARTBEAT_SECONDS, which
-is also when a closed browser tab is noticed and its slot freed, and it ends after
+A stream ends within a poll (limits.CONSOLE_STREAM_POLL_SECONDS) of its browser tab closing
+(waitress says so), sends a heartbeat comment every limits.CONSOLE_STREAM_HEARTBEAT_SECONDS
+(through proxies that drop quiet connections), and ends after
 limits.CONSOLE_STREAM_MAX_SECONDS (EventSource reconnects by itself).
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 
 from ... import limits
 from ...httpserver import ServerLimits
@@ -55,16 +56,24 @@ def news(store: Store) -> tuple[int, ...]:
     return (int(newest), int(jobs[0]), int(jobs[1]))
 
 
-def _events(store: Store, clock: type[time] = time) -> Iterator[str]:
+def news_mark(found: tuple[int, ...]) -> str:
+    return "-".join(map(str, found))
+
+
+def _events(store: Store, gone: Callable[[], bool], clock: type[time] = time) -> Iterator[str]:
     started = sent = clock.monotonic()
     last = news(store)
-    yield f"retry: 5000\nevent: hello\ndata: {last[0]}\n\n"
+    # The page compares this with what it was rendered from (news_mark): a change between the
+    # page and its stream, or while the stream reconnected, redraws it at once.
+    yield f"retry: 5000\nevent: hello\ndata: {news_mark(last)}\n\n"
     while clock.monotonic() - started < limits.CONSOLE_STREAM_MAX_SECONDS:
         time.sleep(limits.CONSOLE_STREAM_POLL_SECONDS)
+        if gone():
+            return
         now = news(store)
         if now != last:
             last, sent = now, clock.monotonic()
-            yield f"event: changed\ndata: {now[0]}\n\n"
+            yield f"event: changed\ndata: {news_mark(now)}\n\n"
         elif clock.monotonic() - sent >= limits.CONSOLE_STREAM_HEARTBEAT_SECONDS:
             sent = clock.monotonic()
             yield ": heartbeat\n\n"
@@ -76,7 +85,10 @@ def stream() -> Response:
     if not gate.enter():
         return Response(f"too many live streams open (limit {gate.limit}); pages still work without one\n",
                         503, {"Retry-After": "30"}, mimetype="text/plain")
-    response = Response(_events(seedbed().store), mimetype="text/event-stream",
+    # waitress reports a client that went away (httpserver: channel_request_lookahead); any
+    # other server finds out at the next heartbeat's write.
+    gone = request.environ.get("waitress.client_disconnected") or (lambda: False)
+    response = Response(_events(seedbed().store, gone), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     # waitress closes the answer when the client goes (or the stream ends): the slot is freed
     # then, even for a stream that never sent a byte (a generator's finally would not run).
@@ -84,5 +96,6 @@ def stream() -> Response:
     return response
 
 
-def configure(app: object) -> None:
-    app.extensions["console-streams"] = StreamGate(ServerLimits().console_streams)  # type: ignore[attr-defined]
+def configure(app: Flask) -> None:
+    app.extensions["console-streams"] = StreamGate(ServerLimits().console_streams)
+    app.context_processor(lambda: {"news_mark": news_mark(news(seedbed().store))})

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ... import limits, views
-from ...progress import Progress, image_size, install_progress, typical_durations
+from ...progress import Progress, begins_step, image_size, install_progress, typical_durations
 from ...service import Seedbed
 
 HISTORY_INSTALLS = 20  # finished installs per method the estimates are taken from
@@ -54,7 +54,9 @@ class Lab:
             rows.append(summary)
         return rows
 
-    def machine(self, hostname: str) -> dict[str, Any] | None:
+    def machine(self, hostname: str, every_event: bool = False) -> dict[str, Any] | None:
+        """A node with its progress, failure log and timeline (newest first; the installer's
+        own events only where they begin a step or fail, unless `every_event`)."""
         detail = views.node_detail(self.inventory, self.service.lifecycle, hostname)
         if detail is None:
             return None
@@ -62,9 +64,10 @@ class Lab:
         install = self.store.install(detail["install"]) if detail["install"] else None
         detail["install_row"] = install
         detail["failure_log"] = (self.mask(_tail(install.log)) if install and install.log else None)
-        detail["events"] = [{**e, "message": self.mask(e["message"])} for e in views.event_dicts(
-            self.store.events(hostname, limit=limits.CONSOLE_TIMELINE_EVENTS))]
-        detail["events"].reverse()  # newest first
+        events = views.event_dicts(self.store.events(hostname, limit=limits.CONSOLE_TIMELINE_EVENTS))
+        shown = events if every_event else [e for e in events if _milestone(e)]
+        detail["events"] = [{**e, "message": self.mask(e["message"])} for e in reversed(shown)]
+        detail["events_hidden"] = len(events) - len(shown)
         detail["reinstall_minutes"] = self.inventory.site.reinstall_window_minutes
         return detail
 
@@ -99,6 +102,16 @@ class Lab:
         for secret in self.secrets():
             text = text.replace(secret, "[hidden]")
         return text
+
+
+def _milestone(event: dict[str, Any]) -> bool:
+    """seedbed's own events, and the installer events a person reads: a step begins, or fails."""
+    if event["kind"] != "install":
+        return True
+    data = event["data"] if isinstance(event["data"], dict) else {}
+    if data.get("result") == "FAIL":
+        return True
+    return data.get("event_type") in ("start", "progress") and begins_step(data)
 
 
 def _tail(text: str) -> str:

@@ -61,7 +61,7 @@ def machines() -> str:
 @bp.get("/console/machines/<hostname>")
 def machine(hostname: str) -> str:
     lab = Lab(seedbed())
-    node = lab.machine(hostname)
+    node = lab.machine(hostname, every_event=request.args.get("events") == "all")
     if node is None:
         abort(404, f"no machine {hostname!r} in the inventory")
     return _page("machine.html", "machine_live.html", node=node, lab=lab)

@@ -89,6 +89,7 @@ def test_accepting_a_discovered_machine_writes_the_inventory(signed_in: Console)
     assert f'id="discovered-{STRANGER}"' in listing
     form = _text(signed_in.get(f"/console/discovered/{STRANGER}"))
     assert "has not reported its hardware" in form and 'name="disk_serial"' in form
+    assert 'name="ip" value="10.20.0.23"' in form  # the first free address after the nodes'
     answer = _accept(signed_in)
     assert (answer.status_code, answer.headers["Location"]) == (303, "/console/machines/gpu09")
     node = load_inventory(signed_in.service.settings.inventory_path).inventory.node_by_hostname("gpu09")

@@ -3,6 +3,7 @@ some, read back into the admin API's own body model, and every refusal put next 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from ...inventory import InventoryError
+from ...inventory import Inventory, InventoryError
 from ...inventory_edit import EditConflict
 from ...service import Seedbed
 from ..models import AcceptBody
@@ -29,8 +30,8 @@ class AcceptForm:
         self.errors.setdefault(name if name in FIELDS else "", []).append(message)
 
 
-def suggestion(facts: dict[str, Any] | None) -> dict[str, Any]:
-    """The discovery module's proposal for these facts (hostname, ip, roles, gpus, disk);
+def suggestion(facts: dict[str, Any] | None, mac: str) -> dict[str, Any]:
+    """The discovery module's proposal for these facts (hostname, roles, gpus, disk);
     nothing when the machine reported no facts or discovery is not part of this seedbed."""
     if not facts:
         return {}
@@ -38,13 +39,27 @@ def suggestion(facts: dict[str, Any] | None) -> dict[str, Any]:
         from ...discovery import suggest_accept  # type: ignore[attr-defined]
     except ImportError:
         return {}
-    return dict(suggest_accept(facts))
+    return dict(suggest_accept(facts, mac))
 
 
-def initial_form(row: dict[str, Any]) -> AcceptForm:
-    proposed = suggestion(row.get("facts"))
+def free_address(inventory: Inventory) -> str:
+    """The first address of the site's subnet after the nodes' highest that nobody uses."""
+    site = inventory.site
+    subnet = ipaddress.ip_network(str(site.subnet), strict=False)
+    used = {str(n.ip) for n in inventory.nodes} | {str(site.gateway)} | {str(d) for d in site.dns}
+    taken = [ipaddress.ip_address(a) for a in used if ipaddress.ip_address(a) in subnet]
+    start = max(taken, default=subnet.network_address)
+    for host in (*[h for h in subnet.hosts() if h > start], *subnet.hosts()):
+        if str(host) not in used:
+            return str(host)
+    return ""
+
+
+def initial_form(row: dict[str, Any], inventory: Inventory) -> AcceptForm:
+    proposed = suggestion(row.get("facts"), row["mac"])
     disk = proposed.get("disk") or {}
-    return AcceptForm({"hostname": proposed.get("hostname", ""), "ip": proposed.get("ip", ""),
+    return AcceptForm({"hostname": proposed.get("hostname", ""),
+                       "ip": proposed.get("ip") or free_address(inventory),
                        "roles": list(proposed.get("roles") or ["worker"]),
                        "gpus": proposed.get("gpus", 0), "disk_serial": disk.get("serial", "")})
 

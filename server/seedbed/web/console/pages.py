@@ -99,7 +99,7 @@ def _discovered_row(lab: Lab, mac: str) -> tuple[str, dict[str, Any]]:
 def discovered(mac: str) -> str:
     lab = Lab(seedbed())
     mac, row = _discovered_row(lab, mac)
-    return render_template("discovered.html", row=row, form=accepting.initial_form(row),
+    return render_template("discovered.html", row=row, form=accepting.initial_form(row, lab.inventory),
                            roles=accepting.ROLES)
 
 

@@ -28,6 +28,11 @@ def test_no_page_or_fragment_without_a_session(console: Console, path: str) -> N
     assert (fragment.status_code, fragment.headers.get("HX-Redirect")) == (401, "/console/login")
 
 
+def test_only_the_style_sheet_is_public(console: Console) -> None:
+    assert console.get("/console/static/console.css").status_code == 200
+    assert console.get("/console/static/htmx-LICENSE.txt").status_code == 303
+
+
 def test_the_live_stream_needs_a_session(console: Console) -> None:
     answer = console.get("/console/live", headers={"Accept": "text/event-stream"})
     assert answer.status_code == 401 and answer.mimetype == "text/plain"

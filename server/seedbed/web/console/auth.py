@@ -117,12 +117,17 @@ def guard() -> Response | None:
     if request.method == "POST" and not csrf_ok():
         return Response("refused: the form's CSRF token is missing or wrong; reload the page\n",
                         403, mimetype="text/plain")
-    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+    if request.endpoint in OPEN_ENDPOINTS or _public_file() or signed_in():
         return None
     if request.headers.get("HX-Request") or "text/event-stream" in request.headers.get("Accept", ""):
         return Response("sign in first\n", 401, {"HX-Redirect": "/console/login"}, mimetype="text/plain")
     # A relative Location: never built from the Host header.
     return Response("", 303, {"Location": "/console/login"})
+
+
+def _public_file() -> bool:
+    """The style sheet, which the sign-in page uses too (it holds nothing about the lab)."""
+    return request.endpoint == "pages.static" and (request.view_args or {}).get("filename") == "console.css"
 
 
 def record(message: str, **where: Any) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from typing import Any
 
 from ... import limits, views
 from ...progress import Progress, begins_step, image_size, install_progress, typical_durations
 from ...service import Seedbed
+from ...store import Store
 
 HISTORY_INSTALLS = 20  # finished installs per method the estimates are taken from
 STATES = ("new", "armed", "installing", "installed", "ready", "unhealthy", "failed")
@@ -26,9 +28,8 @@ class Lab:
 
     def typical(self, method: str) -> dict[str, float]:
         if method not in self._typical:
-            finished = [install_progress(self.store.install_events(i.id), method, self.now)
-                        for i in self.store.finished_installs(method, HISTORY_INSTALLS)]
-            self._typical[method] = typical_durations(finished)
+            finished = tuple(i.id for i in self.store.finished_installs(method, HISTORY_INSTALLS))
+            self._typical[method] = _typical(self.store, method, finished)
         return self._typical[method]
 
     def _image_bytes(self) -> int | None:
@@ -50,7 +51,9 @@ class Lab:
         for summary in views.node_summaries(self.inventory, self.service.lifecycle):
             if state and summary["state"] != state:
                 continue
-            summary["progress"] = self.progress(summary["install"])
+            # The list shows a bar only while an install runs or after it failed.
+            running = summary["state"] in ("installing", "installed", "failed")
+            summary["progress"] = self.progress(summary["install"]) if running else None
             rows.append(summary)
         return rows
 
@@ -102,6 +105,12 @@ class Lab:
         for secret in self.secrets():
             text = text.replace(secret, "[hidden]")
         return text
+
+
+@functools.lru_cache(maxsize=32)
+def _typical(store: Store, method: str, finished: tuple[int, ...]) -> dict[str, float]:
+    """Step times of these finished installs (they no longer change: cached by their ids)."""
+    return typical_durations(install_progress(store.install_events(i), method, 0.0) for i in finished)
 
 
 def _milestone(event: dict[str, Any]) -> bool:

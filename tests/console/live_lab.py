@@ -19,9 +19,11 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 def start_serve(work: Path, *extra_args: str) -> ServeProcess:
     inventory = write_inventory(work / "lab.yaml", console_inventory())
     AdminPassword(work / "state").set(CONSOLE_PASSWORD)
-    # No cluster jobs: a ready controlplane would start one (rke is not here).
-    return ServeProcess(inventory, work / "state", extra_args=extra_args,
-                        env={"SEEDBED_CLUSTER_AUTO": "0"}).start()
+    # No cluster job unless asked for (rke is not here); one asked for stops at its first
+    # preflight check, and the checks that would reach the network are off.
+    env = {"SEEDBED_CLUSTER_AUTO": "0", "SEEDBED_CLUSTER_PREFLIGHT_SKIP": "network-plugin,charts,dns,nfs,ssh",
+           "PATH": "/usr/bin:/bin"}
+    return ServeProcess(inventory, work / "state", extra_args=extra_args, env=env).start()
 
 
 def signed_in_session(url: str) -> requests.Session:

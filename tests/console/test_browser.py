@@ -209,9 +209,14 @@ def test_accepting_a_discovered_machine_changes_the_inventory(admin: Any, server
     expect(admin.locator("#timeline")).to_contain_text("accepted as gpu07 by console:admin")
 
 
-def test_cluster_page(admin: Any, server: ServeProcess) -> None:
+def test_cluster_page_follows_a_job_log(admin: Any, server: ServeProcess) -> None:
     admin.goto(f"{server.url}/console/cluster")
     expect(admin.locator("#rancher-url")).to_have_text("https://rancher.lab.test")
+    admin.check("input[name=confirm]")
+    admin.click("text=Queue a cluster job")
+    # The job runs in the service; its log reaches the page through the stream.
+    expect(admin.locator("#job-log")).to_contain_text("rke", timeout=30_000)
+    expect(admin.locator("#live")).to_contain_text("failed", timeout=30_000)
     shot(admin, "console-cluster")
 
 

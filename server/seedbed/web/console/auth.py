@@ -6,7 +6,6 @@ failed sign-ins per address. Nothing else of the console answers without a sessi
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -18,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 
 from ... import limits
 from ...admin_password import AdminPassword
+from ...fsutil import atomic_write
 from ...tokens import looks_like_token, token_hash
 from .. import seedbed
 
@@ -25,21 +25,20 @@ bp = Blueprint("auth", __name__, url_prefix="/console")
 SECRET_FILE = "console-secret"  # noqa: S105 - a file name
 OPEN_ENDPOINTS = {"auth.login_form", "auth.login"}
 CSRF_FIELD = "csrf"
+KEY_BYTES = 32
 
 
 def secret_key(state_dir: Path) -> bytes:
     """The key that signs session cookies, made once into the state folder (0600)."""
     path = state_dir / SECRET_FILE
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
-        f.flush()
-        os.fsync(f.fileno())
-    return path.read_bytes()
+        key = path.read_bytes()
+    except FileNotFoundError:
+        key = b""
+    if len(key) < KEY_BYTES:  # missing (first start) or cut short: a new key, old sessions end
+        key = secrets.token_bytes(KEY_BYTES)
+        atomic_write(path, key, mode=0o600)
+    return key
 
 
 class LoginThrottle:

@@ -57,6 +57,19 @@ def test_failure_log_tail_is_shown_with_secrets_hidden(signed_in: Console) -> No
     assert 'class="state state-failed"' in page
 
 
+def test_texts_from_machines_are_escaped_and_pages_forbid_inline_script(signed_in: Console) -> None:
+    token = boot(signed_in.client.get, "52:54:00:00:00:02")
+    event = {"name": "subiquity/Late/run", "event_type": "start", "description": "<script>alert(1)</script>"}
+    assert signed_in.client.post(f"/api/v1/report/{token}", json=event).status_code == 200
+    page = signed_in.get("/console/machines/gpu02")
+    text = _text(page)
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy  # scripts fall back to 'self': no inline script runs
+    assert page.headers["Cache-Control"] == "no-store"
+
+
 def test_reinstall_is_confirmed_bounded_and_recorded_with_who(signed_in: Console) -> None:
     csrf = signed_in.csrf("/console/machines/gpu02")
     url = "/console/machines/gpu02/reinstall"

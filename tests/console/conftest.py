@@ -12,6 +12,7 @@ import pytest
 from passlib.hash import sha512_crypt
 
 from seedbed.admin_password import AdminPassword
+from seedbed.fsutil import atomic_write
 from seedbed.service import Seedbed, Settings
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
@@ -21,6 +22,7 @@ CONSOLE_PASSWORD = "console-pass-7f3k2q9w"
 ADMIN_CRYPT_PASSWORD = "node-admin-pw-x81"
 BIND_PASSWORD = "ldap-bind-pw-q0z7v"
 RANCHER_PASSWORD = "rancher-boot-pw-m4n8"
+RKE2_TOKEN = "5eedbed0" * 8  # the shape rke2token makes (64 hex digits)
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydA==\n-----END CERTIFICATE-----\n"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -83,7 +85,7 @@ class Console:
         found = {"console password": CONSOLE_PASSWORD, "node admin password": ADMIN_CRYPT_PASSWORD,
                  "node admin crypt hash": self.service.inventory.admin.password_hash or "",
                  "LDAP bind password": BIND_PASSWORD, "Rancher password": RANCHER_PASSWORD,
-                 "admin API token": self.api_token}
+                 "admin API token": self.api_token, "RKE2 cluster token": RKE2_TOKEN}
         stored = AdminPassword(state)
         if stored.is_set():
             found["console password hash"] = stored.path.read_text().strip().split("$")[-1]
@@ -96,6 +98,8 @@ def console(tmp_path: Path) -> Iterator[Console]:
     inventory = write_inventory(tmp_path / "lab.yaml", console_inventory())
     service = Seedbed(Settings(inventory, tmp_path / "state", reload_seconds=0), Clock())
     AdminPassword(tmp_path / "state").set(CONSOLE_PASSWORD)
+    service.cluster.paths.prepare()
+    atomic_write(service.cluster.paths.rke2_token, (RKE2_TOKEN + "\n").encode(), 0o600)
     pages = Pages()
     lab = Console(service, pages)
     yield lab

@@ -9,7 +9,7 @@ import yaml
 
 from seedbed.inventory import load_inventory
 
-from .conftest import BIND_PASSWORD, RANCHER_PASSWORD, Console
+from .conftest import BIND_PASSWORD, RANCHER_PASSWORD, RKE2_TOKEN, Console
 from .replay import boot, healthy_report
 
 STRANGER = "52:54:00:99:00:01"
@@ -168,9 +168,11 @@ def test_reported_hardware_is_shown_and_offered_as_the_disk(signed_in: Console,
 def test_cluster_page_has_rancher_url_addons_and_the_job_log_masked(signed_in: Console) -> None:
     jobs = signed_in.service.cluster.jobs
     job = jobs.enqueue("test job", force=True)
-    jobs.append_log(job, f"helm upgrade --install rancher ... bootstrapPassword={RANCHER_PASSWORD}\nok\n")
+    jobs.append_log(job, f"helm upgrade --install rancher ... bootstrapPassword={RANCHER_PASSWORD}\n"
+                         f"token: K10abc::server:{RKE2_TOKEN}\nok\n")
     page = _text(signed_in.get("/console/cluster"))
     assert 'id="rancher-url"' in page and "https://rancher.lab.test" in page
     assert "cert-manager" in page and "rancher" in page
     assert 'id="job-log"' in page and "bootstrapPassword=[hidden]" in page
+    assert "K10abc::server:[hidden]" in page
     assert "gpu01" in page  # waits for it

@@ -195,6 +195,18 @@ class Store(Database):
         ).fetchall()
         return [_event(r) for r in rows]
 
+    def install_events(self, install_id: int) -> list[EventRow]:
+        """One install's events, oldest first (at most limits.EVENTS_PER_INSTALL are kept)."""
+        rows = self.read().execute("SELECT * FROM events WHERE install_id = ? ORDER BY id",
+                                   (install_id,)).fetchall()
+        return [_event(r) for r in rows]
+
+    def finished_installs(self, method: str, limit: int) -> list[InstallRow]:
+        """The newest installs of `method` that reached ready (the console's estimates)."""
+        rows = self.read().execute("SELECT * FROM installs WHERE method = ? AND state = 'ready'"
+                                   " ORDER BY id DESC LIMIT ?", (method, limit)).fetchall()
+        return [_install(r) for r in rows]
+
     # -- discovered machines -------------------------------------------------
 
     def record_discovered(self, db: sqlite3.Connection, mac: str, now: float,

@@ -72,6 +72,11 @@ class AcceptBody(_Body):
     install: StrictStr | None = None
     profile: StrictStr | None = None
 
+    def node_entry(self, mac: str) -> dict[str, Any]:
+        """The inventory entry this body makes for the machine booted with `mac`."""
+        return {"hostname": self.hostname, "macs": [mac], "ip": self.ip, "roles": self.roles,
+                **self.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
+
 
 class CurtinEvent(BaseModel):
     """A curtin webhook event (curtin/reporter/events.py); unknown keys are dropped."""

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from ..lan import dnsexport, dnsmasq, sssd
+from ..firstboot import sssd
+from ..lan import dnsexport, dnsmasq
 from ..service import Seedbed
 
 RENDER_KINDS = ("dnsmasq", "hosts", "zone", "sssd")

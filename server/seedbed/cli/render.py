@@ -70,17 +70,12 @@ def render_command(args: argparse.Namespace) -> int:
         print(f"seedbed render: {mac} is not in the inventory: it gets no seed", file=sys.stderr)
         return 1
     urls = seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN)
-    if args.kind == "user-data":
-        method = install_method(node, install_profile(inv, node))
-        text = seeds.user_data(inv, node, urls, method, service.service_key())
-    elif args.kind == "cloud-config":
+    if args.kind == "cloud-config":
         text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key()))
-    elif args.kind == "meta-data":
-        text = seeds.to_yaml(seeds.meta_data(inv, node, 0))
-    elif args.kind == "vendor-data":
-        text = seeds.vendor_data()
-    else:
-        text = seeds.provision_script(inv, node)
+    else:  # a seed file, as the web serves it to this node's next install
+        text = seeds.seed_file("provision.sh" if args.kind == "provision" else args.kind, inv, node,
+                               urls, method=install_method(node, install_profile(inv, node)),
+                               install_id=0, service_key=service.service_key())
     sys.stdout.write(text)
     return 0
 

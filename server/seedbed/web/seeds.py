@@ -17,7 +17,7 @@ from .models import ErrorAnswer
 
 bp = Blueprint("seeds", __name__)
 
-SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh", "deploy.json")
+SEED_FILES = (*seeds.SEED_FILES, "deploy.json")
 # What the installer's late-commands fetch: served past the token's expiry (Lifecycle.for_seed).
 LATE_FILES = ("provision.sh",)
 
@@ -38,14 +38,9 @@ def seed_file(token: str, name: str) -> Response:
     urls = seeds.SeedUrls(inv.site.base_url, token)
     if name == "deploy.json":
         return _deploy_plan(install, node, urls)
-    if name == "user-data":
-        body = service.seed_texts.user_data(inv, node, urls, install.method, service.service_key())
-    elif name == "meta-data":
-        body = seeds.to_yaml(seeds.meta_data(inv, node, install.id))
-    elif name == "vendor-data":
-        body = seeds.vendor_data()
-    else:
-        body = seeds.provision_script(inv, node)
+    body = seeds.seed_file(name, inv, node, urls, method=install.method, install_id=install.id,
+                           service_key=service.service_key(),
+                           render_user_data=service.seed_texts.user_data)
     service.lifecycle.seed_fetched(install, name)
     return Response(body, content_type="text/plain; charset=utf-8",
                     headers={"Cache-Control": "no-store"})

@@ -33,6 +33,8 @@ READ_ONLY = [
     (["render", "sssd"], 1),
     (["render", "cluster-yml"], 0),
     (["render", "cluster-yml", "--ready"], 1),
+    (["render", "rke2-config", "--mac", MAC1], 0),
+    (["render", "rke2-config", "--mac", MAC1, "--show-secrets"], 0),
     (["nodes"], 0),
     (["events", "gpu01"], 0),
     (["events", "nosuch"], 1),

@@ -92,14 +92,14 @@ class Seedbed:
         self.signed_chain.start()
 
     def stop(self) -> None:
-        """Stop what start() started, the last started first."""
+        """Stop what start() started, the last started first. The store stays open: HTTP
+        threads may still be answering (Store.close() is for when they are done)."""
         self.signed_chain.stop()
         if self._watcher is not None:
             self._watcher.stop()
         if self.dnsmasq is not None:
             self.dnsmasq.stop()
         self.cluster.stop()
-        self.store.close()
 
     # -- the inventory ---------------------------------------------------------------
 

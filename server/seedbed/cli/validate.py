@@ -59,4 +59,4 @@ def boot_urls(inv: Inventory) -> list[tuple[str, str]]:
     sources = [("installer", inv.installer)]
     sources += [(f"profiles.{name}", profile) for name, profile in inv.profiles.items()]
     return [(f"{where}.{field}", getattr(source, field)) for where, source in sources
-            for field in ("kernel", "initrd") if getattr(source, field).startswith("http://")]
+            for field in ("kernel", "initrd") if (getattr(source, field) or "").startswith("http://")]

@@ -6,8 +6,9 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from ..releases import ReleaseName, release_name
 from .fields import Strict, normalize_mac
 
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -48,6 +49,10 @@ class Node(Strict):
     profile: str | None = None
     adopted: bool = False
     labels: dict[str, str] = {}
+    # The Ubuntu release this node installs, when not the site's installer.release.
+    release: Annotated[ReleaseName | None, BeforeValidator(release_name)] = None
+    # Only to check that a netboot install fits in RAM (validate warns); optional.
+    memory_gib: Annotated[int | None, Field(gt=0, le=16384)] = None
 
     @field_validator("hostname")
     @classmethod

@@ -7,8 +7,9 @@ import re
 from typing import Annotated, Literal
 
 from passlib.hash import sha512_crypt
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from ..releases import DEFAULT_RELEASE, ReleaseName, release_name
 from .fields import DOMAIN_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -123,22 +124,31 @@ class Admin(Strict):
 
 
 class Installer(Strict):
-    """Where the Ubuntu 20.04 live-server netboot files come from."""
+    """The Ubuntu release nodes install by default, where its live-server netboot files
+    come from (default: seedbed.releases' names under the files folder), and the choices
+    the 22.04/24.04 installers take (seedbed.release_seeds; 20.04 has none of them)."""
 
-    kernel: str
-    initrd: str
-    iso: str
+    release: Annotated[ReleaseName, BeforeValidator(release_name)] = DEFAULT_RELEASE
+    kernel: str | None = None
+    initrd: str | None = None
+    iso: str | None = None
     cmdline: str = ""
+    source: Literal["server", "minimal"] = "server"  # ubuntu-server or ubuntu-server-minimal
+    kernel_flavor: Literal["generic", "hwe"] = "generic"
+    updates: Literal["security", "all"] = "security"
+    shutdown: Literal["reboot", "poweroff"] = "reboot"
 
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
-    def _boot_line(cls, v: str, info: ValidationInfo) -> str:
+    def _boot_line(cls, v: str | None, info: ValidationInfo) -> str | None:
         check = boot_safe if info.field_name == "cmdline" else boot_path
-        return check(v, info.field_name)
+        return None if v is None else check(v, info.field_name)
 
     @field_validator("iso")
     @classmethod
-    def _iso(cls, v: str) -> str:
+    def _iso(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         # casper's netboot (`url=`) fetches over plain HTTP only, and takes the download
         # for an ISO to loop-mount only when the URL ends in .iso.
         v = http_url(v, "iso")
@@ -150,6 +160,7 @@ class Installer(Strict):
 
 
 SeedKind = Literal["autoinstall", "cloud-config"]
+Datasource = Literal["nocloud", "nocloud-net"]
 
 
 class BootProfile(Strict):
@@ -159,6 +170,8 @@ class BootProfile(Strict):
     initrd: str
     cmdline: str = ""
     seed: SeedKind = "cloud-config"
+    # cloud-init's NoCloud name for an http seed: `nocloud` needs cloud-init >= 24.1.
+    datasource: Datasource = "nocloud-net"
 
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
@@ -173,9 +186,11 @@ _NVIDIA_SERVER_DRIVER = re.compile(r"nvidia-driver-(\d+)-server")
 class Software(Strict):
     """Pinned versions: RKE rejects Docker releases newer than those it knows."""
 
-    docker_version: str = "5:24.0.9-1~ubuntu.20.04~focal"
-    containerd_version: str = "1.6.28-1"  # containerd.io, as shipped with Docker 24.0.9
-    buildx_version: str = "0.12.1-1~ubuntu.20.04~focal"  # docker-buildx-plugin
+    # Docker CE, containerd.io and docker-buildx-plugin; unset: the node's release's pins
+    # (autoinstall/releases.yaml: 24.0.9 on focal and jammy, as RKE accepted it).
+    docker_version: str | None = None
+    containerd_version: str | None = None
+    buildx_version: str | None = None
     nvidia_driver: str = "nvidia-driver-535-server"
     # nvidia-container-toolkit and the libnvidia-container packages share one version.
     nvidia_toolkit_version: str = "1.17.8-1"
@@ -183,8 +198,8 @@ class Software(Strict):
     @field_validator("docker_version", "containerd_version", "buildx_version", "nvidia_driver",
                      "nvidia_toolkit_version")
     @classmethod
-    def _package_version(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9.+:~_-]+", v):
+    def _package_version(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9.+:~_-]+", v):
             raise ValueError(f"{v!r} is not a Debian package name or version")
         return v
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response
 from .. import seeds
 from ..deploy import plan
 from ..inventory import Node
+from ..seed_texts import SeedCheckError
 from ..store import InstallRow
 from . import origin, seedbed
 from .contract import operation
@@ -39,7 +40,10 @@ def seed_file(token: str, name: str) -> Response:
     if name == "deploy.json":
         return _deploy_plan(install, node, urls)
     if name == "user-data":
-        body = service.seed_texts.user_data(inv, node, urls, install.method, service.service_key())
+        try:
+            body = service.seed_texts.user_data(inv, node, urls, install.method, service.service_key())
+        except SeedCheckError as exc:
+            return error_response(409, str(exc))
     elif name == "meta-data":
         body = seeds.to_yaml(seeds.meta_data(inv, node, install.id))
     elif name == "vendor-data":

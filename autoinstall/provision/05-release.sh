@@ -2,7 +2,7 @@
 # repositories' suite; seedbed rendered the pins (Docker's are built per release, the
 # NVIDIA modules per kernel flavour) for the node's release: the two must agree, or the
 # node booted another release's ISO than its inventory entry says.
-RELEASE_CODENAME="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+RELEASE_CODENAME="$(. "${SEEDBED_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")"
 ubuntu_release() {
   case "$RELEASE_CODENAME" in
     focal | jammy | noble) ;;

@@ -184,3 +184,29 @@ def image_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> lis
         problems.append(Problem("image.sha256", "an image served from a URL needs its sha256 here",
                                 line_for(("image",), lines)))
     return problems
+
+
+def release_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Per node's release: Docker pins built for that release, and netboot RAM where the
+    inventory states the node's memory (casper holds the whole ISO in RAM)."""
+    from ..releases import node_release
+
+    lines = lines or {}
+    problems: list[Problem] = []
+    for i, node in enumerate(inv.nodes):
+        rel = node_release(inv, node)
+        for field in ("docker_version", "buildx_version"):
+            version = getattr(inv.software, field)
+            if version is not None and not rel.builds_for(version):
+                path = ("software", field)
+                problems.append(Problem(dotted(path), f"{version} is built for another Ubuntu "
+                                        f"release than {node.hostname}'s {rel.name} ({rel.codename}): "
+                                        "leave it out to use each release's pin "
+                                        "(autoinstall/releases.yaml)", line_for(path, lines)))
+        if node.memory_gib is not None and node.memory_gib * 1024 < rel.netboot_ram_mib:
+            path = ("nodes", i, "memory_gib")
+            problems.append(Problem(dotted(path), f"{node.memory_gib} GiB is less than the "
+                                    f"{rel.netboot_ram_mib / 1024:.1f} GiB a {rel.name} netboot install "
+                                    f"holds ({rel.iso} in RAM, {rel.iso_mib} MiB, plus the installer)",
+                                    line_for(path, lines), "warning"))
+    return problems

@@ -4,8 +4,8 @@ Upstream's autoinstall-schema.json (at the top of each subiquity tarball in
 ../shared/installer-sources) with two changes: unknown top-level keys are errors
 (the installers ignore them, 24.04 with only a log warning), and `identity` is
 required (seedbed always writes it; without it the installer waits for a person).
-`python tests/unit/release_schemas.py` rewrites autoinstall/schema-<release>.json;
-test_release_schemas checks the committed files still equal the derivation.
+`python tests/release_schemas.py` rewrites autoinstall/schema-<release>.json;
+tests/unit/test_releases.py checks the committed files still equal the derivation.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 # release -> the subiquity tarball whose schema it follows (see autoinstall/releases.yaml)
 UPSTREAM = {"22.04": "subiquity-23.02.1.tar.gz", "24.04": "subiquity-24.04.4.1.tar.gz"}
@@ -41,7 +41,7 @@ def derive(release: str, upstream: dict[str, Any]) -> dict[str, Any]:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$comment": (f"seedbed's check of the Ubuntu {release} autoinstall mapping, derived by "
-                     f"tests/unit/release_schemas.py from {tarball}'s autoinstall-schema.json "
+                     f"tests/release_schemas.py from {tarball}'s autoinstall-schema.json "
                      "(canonical/subiquity, AGPL-3.0): the same, except that unknown top-level "
                      "keys are errors (the installer ignores them) and identity is required."),
         **{k: v for k, v in upstream.items() if k != "$schema"},

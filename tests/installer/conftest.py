@@ -17,7 +17,7 @@ from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
 from support import ServeProcess, free_port, write_inventory
 
-from .harness import RELEASES, InstallerRunner, missing_sources, prepare_installer
+from .harness import RELEASES, STANDINS, InstallerRunner, missing_sources, prepare_installer
 from .lab import LiveLab, loopback_inventory
 
 RELEASE = "23.02.1"  # Ubuntu 20.04.6's installer
@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.installer)
 
 
-def _runner(release: str) -> InstallerRunner:
+def _runner(release: str, lsb_release: str | None = None) -> InstallerRunner:
     why = missing_sources(RELEASES[release])
     if why:
         pytest.skip(why)
@@ -40,7 +40,7 @@ def _runner(release: str) -> InstallerRunner:
     print(f"\ninstaller {release}: ready in {time.monotonic() - started:.1f}s "
           f"(set-up when built: {installer.manifest['setup_seconds']}s)")
     # Nothing listens on this port: proxied (non-loopback) requests fail there.
-    return InstallerRunner(installer, closed_port=free_port())
+    return InstallerRunner(installer, closed_port=free_port(), lsb_release=lsb_release)
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +52,18 @@ def installer_runner() -> InstallerRunner:
 def noble_runner() -> InstallerRunner:
     """Ubuntu 24.04's installer (subiquity 24.04.4.1)."""
     return _runner(NOBLE_RELEASE)
+
+
+@pytest.fixture(scope="session")
+def jammy_runner() -> InstallerRunner:
+    """subiquity 23.02.1 installing 22.04: the 23.02 series is the 22.04.2 ISO's installer."""
+    return _runner(RELEASE, str(STANDINS / "lsb-release-jammy"))
+
+
+@pytest.fixture(scope="module")
+def jammy_lab_factory(jammy_runner: InstallerRunner,
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from _lab_factory(jammy_runner, tmp_path_factory)
 
 
 def _lab_factory(runner: InstallerRunner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:

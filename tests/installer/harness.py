@@ -253,15 +253,20 @@ class DryRun:
 
     @property
     def apt_config(self) -> dict[str, Any]:
-        return self._yaml("var/log/installer/subiquity-curtin-apt.conf")
+        older = "var/log/installer/subiquity-curtin-apt.conf"  # 23.02.1; 24.04 one folder down
+        if (self.output / older).is_file():
+            return self._yaml(older)
+        return self._yaml("var/log/installer/curtin-install/subiquity-curtin-apt.conf")
 
 
 class InstallerRunner:
     """Runs dry-runs of one set-up installer with outbound HTTP blocked."""
 
-    def __init__(self, installer: Installer, closed_port: int) -> None:
+    def __init__(self, installer: Installer, closed_port: int, lsb_release: str | None = None) -> None:
+        """`lsb_release`: the Ubuntu the dry-run installs, when not its release's example."""
         self.installer = installer
         self.blackhole = f"http://127.0.0.1:{closed_port}"
+        self.lsb_release = lsb_release or installer.release.lsb_release
 
     def env(self, run_dir: Path, fail_command: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
@@ -272,7 +277,7 @@ class InstallerRunner:
             "SUBIQUITY_REPLAY_TIMESCALE": "100",  # the replayed curtin log, 100x faster
             "SEEDBED_RECORDED_COMMANDS": str(run_dir / "commands.jsonl"),
             "SEEDBED_DRYRUN_SYSFS": str(run_dir / "sysfs"),
-            "SEEDBED_LSB_RELEASE": self.installer.release.lsb_release,
+            "SEEDBED_LSB_RELEASE": self.lsb_release,
             # Any request not for loopback goes to a closed loopback port and fails there.
             "http_proxy": self.blackhole, "https_proxy": self.blackhole,
             "HTTP_PROXY": self.blackhole, "HTTPS_PROXY": self.blackhole,

@@ -5,6 +5,8 @@ on loopback: every node's seed is run by the installer and judged as the 20.04 s
 judges its seeds (disk, identity, SSH, network, late-/error-commands, webhook events),
 plus what only 24.04 does: it drops unknown top-level keys with a log warning instead
 of failing, so its log must name none of ours, and it must take the 24.04 keys.
+The same example as 22.04 runs through subiquity 23.02.1 told it installs jammy
+(the 23.02 series is the 22.04.2 ISO's installer; no 22.04.5 installer source is kept).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from .machines import WORKSTATION
 from .test_installer_seeds import EXAMPLE_DISKS, FAILING, assert_installed_as_seeded, inventory_node
 
 
-def noble_inventory() -> dict[str, Any]:
+def noble_inventory(release: str = "24.04") -> dict[str, Any]:
     data = yaml.safe_load(default_inventory().read_text())
-    data["installer"] = {"release": "24.04"}  # its files: the release's names under files/
+    data["installer"] = {"release": release}  # its files: the release's names under files/
     data["software"] = {k: v for k, v in data["software"].items() if k != "docker_version"}
     return data
 
@@ -83,3 +85,43 @@ def test_24_04_drops_a_misspelled_key_with_only_a_warning(noble_lab: LiveLab,
     assert not run.crashed and run.returncode == 0, run.failure("misspelled key: the install failed")
     assert any("'late_commands'" in line for line in dropped_keys(run)), run.failure("no warning")
     assert not any("/provision.sh" in c[-1] for c in run.recorded), "dropped late-commands ran"
+
+
+
+def test_the_lab_mirror_proxy_and_hwe_kernel_reach_the_24_04_installer_s_config(
+        noble_lab_factory: Any) -> None:
+    """The seed's mirror and proxy (at a closed loopback port) in the apt config 24.04's
+    installer writes, and `kernel_flavor: hwe` as the kernel package curtin installs.
+    `apt.fallback: abort` is checked by the schema only: in dry-run with a network
+    section the installer sees no default route and skips its mirror check."""
+    data = noble_inventory()
+    data["installer"]["kernel_flavor"] = "hwe"
+    data["site"]["apt"] = {"mirror": "x", "proxy": "x"}  # pointed at the closed port
+    lab = noble_lab_factory(data, "noble-mirror")
+    node = inventory_node(lab, "gpu03")
+    token, seed, run = lab.install("gpu03", node["macs"][0], WORKSTATION.with_macs(node["macs"]))
+    assert_installed_as_seeded(lab, "gpu03", token, seed, run, EXAMPLE_DISKS["gpu03"])
+    assert seed["apt"]["fallback"] == "abort"
+    apt = run.apt_config["apt"]
+    assert apt["http_proxy"] == seed["proxy"] and seed["proxy"].startswith("http://127.0.0.1:")
+    assert apt["primary"][0]["uri"] == seed["apt"]["primary"][0]["uri"]
+    curthooks = run.output / "var/log/installer/curtin-install/subiquity-curthooks.conf"
+    assert yaml.safe_load(curthooks.read_text())["kernel"] == {"package": "linux-generic-hwe-24.04"}
+
+
+@pytest.fixture(scope="module")
+def jammy_lab(jammy_lab_factory: Any) -> LiveLab:
+    return jammy_lab_factory(noble_inventory("22.04"), "jammy")
+
+
+@pytest.mark.parametrize("hostname", sorted(EXAMPLE_DISKS))
+def test_example_node_as_22_04_installs_with_the_23_02_installer(jammy_lab: LiveLab,
+                                                                 hostname: str) -> None:
+    """22.04 seeds through subiquity 23.02.1 told it installs jammy (the 22.04.2 ISO's
+    installer series): the 22.04 keys are taken, the install completes as seeded."""
+    node = inventory_node(jammy_lab, hostname)
+    token, seed, run = jammy_lab.install(hostname, node["macs"][-1],
+                                         WORKSTATION.with_macs(node["macs"]))
+    assert_installed_as_seeded(jammy_lab, hostname, token, seed, run, EXAMPLE_DISKS[hostname])
+    assert seed["kernel"] == {"flavor": "generic"} and "fallback" not in seed.get("apt", {})
+    print(f"{hostname}: 22.04 dry-run (23.02.1) {run.seconds}s onto {EXAMPLE_DISKS[hostname]}")

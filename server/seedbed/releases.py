@@ -94,3 +94,21 @@ def installer_files(inv: Inventory, rel: Release) -> tuple[str, str, str]:
     default_iso = f"{inv.site.base_url}/files/{rel.folder}/{rel.iso}"
     return ((own and installer.kernel) or rel.kernel, (own and installer.initrd) or rel.initrd,
             (own and installer.iso) or default_iso)
+
+
+def release_notes(inv: Inventory) -> list[str]:
+    """Per release in use: which nodes install it and which netboot files it boots."""
+    from .boot import install_method, install_profile  # boot reads releases
+
+    notes = []
+    for name in releases():
+        nodes = [n.hostname for n in inv.nodes if node_release(inv, n).name == name
+                 and install_method(n, install_profile(inv, n)) == "autoinstall"
+                 and n.profile is None]
+        if nodes:
+            rel = release(name)
+            kernel, initrd, iso = installer_files(inv, rel)
+            notes.append(f"Ubuntu {name} ({', '.join(nodes)}): boots {kernel} and {initrd} "
+                         f"(casper/ from the ISO) and fetches {iso} into RAM "
+                         f"(~{rel.netboot_ram_mib / 1024:.1f} GiB needed)")
+    return notes

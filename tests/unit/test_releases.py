@@ -221,3 +221,20 @@ def test_a_seed_that_fails_its_release_s_check_is_not_served(make_service: Any,
     assert refused.status_code == 409, refused.text
     assert "gpu01's user-data fails the 24.04 installer's checks" in refused.text
     assert checked == ["24.04"]
+
+
+def test_validate_notes_each_release_s_netboot_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from seedbed.cli import main
+
+    data = yaml.safe_load(default_inventory().read_text())
+    data["nodes"][2]["release"] = "24.04"
+    path = tmp_path / "lab.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(path)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: Ubuntu")]
+    files = "http://192.168.10.5:8080/files/ubuntu-24.04.4"
+    assert notes[0].startswith("note: Ubuntu 20.04 (gpu01, gpu02, gpu04): boots ubuntu-20.04.6/vmlinuz")
+    assert notes[1] == (f"note: Ubuntu 24.04 (gpu03): boots ubuntu-24.04.4/vmlinuz and ubuntu-24.04.4/initrd "
+                        f"(casper/ from the ISO) and fetches {files}/ubuntu-24.04.4-live-server-amd64.iso "
+                        f"into RAM (~{release('24.04').netboot_ram_mib / 1024:.1f} GiB needed)")
+    assert len(notes) == 2

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..checks import seed_problems
 from ..inventory import Inventory, load_inventory
+from ..releases import release_notes
 from .common import Commands
 
 
@@ -28,7 +29,7 @@ def validate(args: argparse.Namespace) -> int:
     if problems:
         return 1
     print(f"{args.file}: OK, {len(inv.nodes)} nodes in {inv.site.domain} ({inv.site.subnet})")
-    for note in firmware_notes(inv):
+    for note in firmware_notes(inv) + release_notes(inv):
         print(f"note: {note}")
     return 0
 

@@ -16,7 +16,7 @@ import threading
 
 from . import seeds
 from .checks import autoinstall_problems
-from .errors import SeedbedError
+from .errors import Conflict
 from .inventory import Inventory, Node
 from .releases import node_release
 from .tokens import looks_like_token
@@ -50,8 +50,9 @@ class SeedTexts:
         return text.replace(STAND_IN, urls.token)
 
 
-class SeedCheckError(SeedbedError):
-    """A rendered installer seed its release's installer would refuse or silently cut."""
+class SeedCheckError(Conflict):
+    """A rendered installer seed its release's installer would refuse or silently cut
+    (the web answers 409 with the problems; the CLI prints them)."""
 
 
 def _checked(text: str, inv: Inventory, node: Node, method: str) -> str:

@@ -10,7 +10,7 @@ from passlib.hash import sha512_crypt
 from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from ..releases import DEFAULT_RELEASE, ReleaseName, release_name
-from .fields import DOMAIN_LABEL, Strict, boot_path, boot_safe, http_url
+from .fields import DNS_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -56,7 +56,7 @@ class Site(Strict):
     @classmethod
     def _domain(cls, v: str) -> str:
         labels = v.split(".")
-        if not all(DOMAIN_LABEL.fullmatch(label) for label in labels) or len(v) > 253:
+        if not all(DNS_LABEL.fullmatch(label) for label in labels) or len(v) > 253:
             raise ValueError(f"{v!r} is not a lower-case DNS domain")
         return v
 

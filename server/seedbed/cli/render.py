@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from .. import render, seeds
-from ..boot import NetbootRequest, decide_now, install_method, install_profile, with_seed
+from ..boot import (
+    NetbootRequest,
+    decide_now,
+    install_method,
+    install_profile,
+    with_report_token,
+    with_seed,
+)
 from ..checks import PREVIEW_TOKEN
 from ..errors import Conflict, UsageError
 from ..inventory import Inventory
@@ -21,9 +28,10 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("render", render_command,
                          "print what a machine would receive (no state is changed)")
     with_state(p)
-    p.add_argument("kind", choices=NODE_KINDS + (cluster.RENDER_KIND,) + lan.RENDER_KINDS)
+    p.add_argument("kind", choices=NODE_KINDS + cluster.RENDER_KINDS + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
-                   help="sssd: include the LDAP bind password instead of masking it")
+                   help="sssd: include the LDAP bind password instead of masking it; "
+                        "rke2-config: the cluster token")
     p.add_argument("--mac", type=mac_address, help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
                    help="provision: the golden image's steps (no host identity, every driver); "
@@ -54,6 +62,8 @@ def render_command(args: argparse.Namespace) -> int:
     if not args.mac:
         raise UsageError("seedbed render: --mac is required")
     mac = args.mac
+    if args.kind == cluster.RKE2_RENDER_KIND:
+        return cluster.print_rke2_config(service, mac, args.show_secrets)
     loader = "grub" if args.kind == "grub" else "ipxe"
     decision = decide_now(inv, service.lifecycle, NetbootRequest(mac, loader=loader))
     if decision.action == "refuse":
@@ -61,6 +71,8 @@ def render_command(args: argparse.Namespace) -> int:
     if args.kind in ("ipxe", "grub"):
         if decision.action == "install":
             decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
+        elif decision.action == "discover":
+            decision = with_report_token(inv, decision, PREVIEW_TOKEN)
         text = (render.ipxe_script(decision) if args.kind == "ipxe"
                 else render.grub_config(decision, inv.site.base_url))
         sys.stdout.write(text)

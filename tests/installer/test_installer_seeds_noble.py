@@ -125,3 +125,25 @@ def test_example_node_as_22_04_installs_with_the_23_02_installer(jammy_lab: Live
     assert_installed_as_seeded(jammy_lab, hostname, token, seed, run, EXAMPLE_DISKS[hostname])
     assert seed["kernel"] == {"flavor": "generic"} and "fallback" not in seed.get("apt", {})
     print(f"{hostname}: 22.04 dry-run (23.02.1) {run.seconds}s onto {EXAMPLE_DISKS[hostname]}")
+
+
+def test_24_04_with_the_rke2_engine_carries_the_first_boot_part_over(noble_lab_factory: Any) -> None:
+    """Issue 14's combination: `installer.release: 24.04` with `cluster.engine: rke2`. The
+    first server's seed installs as seeded, and everything its first boot writes and runs
+    reaches the installed system's cloud-config the installer writes."""
+    data = noble_inventory()
+    data["cluster"]["engine"] = "rke2"
+    lab = noble_lab_factory(data, "noble-rke2")
+    node = inventory_node(lab, "gpu01")
+    token, seed, run = lab.install("gpu01", node["macs"][0], WORKSTATION.with_macs(node["macs"]))
+    assert_installed_as_seeded(lab, "gpu01", token, seed, run, EXAMPLE_DISKS["gpu01"])
+    assert dropped_keys(run) == [], run.failure("gpu01: the installer ignored seed keys")
+    installed = run.installed_user_data
+    written = {f["path"] for f in installed.get("write_files", [])}
+    seeded = {f["path"] for f in seed["user-data"].get("write_files", [])}
+    assert seeded <= written, f"first-boot files lost: {sorted(seeded - written)}"
+    for command in seed["user-data"].get("runcmd", []):
+        assert command in installed["runcmd"], f"first-boot command lost: {command}"
+    # 24.04's installer turns cloud-init off once the first boot is over (README: Releases).
+    disabled = [f for f in installed["write_files"] if f["path"] == "/etc/cloud/cloud-init.disabled"]
+    assert [f.get("defer") for f in disabled] == [True], installed["write_files"]

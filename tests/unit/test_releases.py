@@ -238,3 +238,16 @@ def test_validate_notes_each_release_s_netboot_files(tmp_path: Path, capsys: pyt
                         f"(casper/ from the ISO) and fetches {files}/ubuntu-24.04.4-live-server-amd64.iso "
                         f"into RAM (~{release('24.04').netboot_ram_mib / 1024:.1f} GiB needed)")
     assert len(notes) == 2
+
+
+@pytest.mark.parametrize("engine", ["rke", "rke2"])
+@pytest.mark.parametrize("name", sorted(typing.get_args(ReleaseName)))
+def test_every_release_with_every_engine_validates_and_renders(name: str, engine: str) -> None:
+    data = yaml.safe_load(default_inventory().read_text())
+    data["installer"] = {"release": name}
+    data["software"].pop("docker_version", None)
+    data["cluster"]["engine"] = engine
+    inv = parse_inventory(yaml.safe_dump(data)).inventory
+    assert seed_problems(inv) == []
+    for node in inv.nodes:
+        assert seeds.provision_env(inv, node)["SEEDBED_UBUNTU_CODENAME"] == release(name).codename

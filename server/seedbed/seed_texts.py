@@ -50,16 +50,12 @@ class SeedTexts:
         return text.replace(STAND_IN, urls.token)
 
 
-class SeedCheckError(Conflict):
-    """A rendered installer seed its release's installer would refuse or silently cut
-    (the web answers 409 with the problems; the CLI prints them)."""
-
-
 def _checked(text: str, inv: Inventory, node: Node, method: str) -> str:
-    """The text, once it passes the node's release's autoinstall checks (once per rendering)."""
+    """The text, once it passes the node's release's autoinstall checks (once per rendering);
+    else a Conflict naming the problems (the web answers 409, the CLI prints it)."""
     if method == "autoinstall":
         problems = autoinstall_problems(text, node_release(inv, node).name)
         if problems:
-            raise SeedCheckError(f"{node.hostname}'s user-data fails the {node_release(inv, node).name} "
+            raise Conflict(f"{node.hostname}'s user-data fails the {node_release(inv, node).name} "
                                  f"installer's checks: {'; '.join(problems)}")
     return text

@@ -3,6 +3,7 @@
 # a DKMS build is signed by no key the firmware trusts), installed before the driver so
 # that apt does not pull in nvidia-dkms.
 if [ -n "${SEEDBED_NVIDIA_DRIVER:-}" ] && vendor_repos "the NVIDIA driver and toolkit"; then
+  ubuntu_release "the NVIDIA driver"
   apt-get install -y -q "$SEEDBED_NVIDIA_MODULES"
   apt-get install -y -q "$SEEDBED_NVIDIA_DRIVER"
   curl -fsSL --retry 5 https://nvidia.github.io/libnvidia-container/gpgkey \

@@ -90,7 +90,7 @@ def read_manifest(files: Path, release: str) -> dict | None:
 def release_problem(files: Path, release: str) -> str | None:
     """Why the release cannot be served from `files` (None: its manifest and files are there)."""
     manifest = read_manifest(files, release)
-    command = f"seedbed artifacts import ISO --files {files} --release {release}"
+    command = f"seedbed artifacts import ISO --files {files} --name {release}"
     if manifest is None:
         return f"release {release!r} has no {MANIFEST} under {files / RELEASES}: run `{command}`"
     for name, entry in manifest.get("files", {}).items():

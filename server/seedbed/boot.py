@@ -17,6 +17,7 @@ from .discovery.boot import report_only_profile
 from .discovery.reports import issue_report_token
 from .inventory import BootProfile, Inventory, Node
 from .lifecycle import Lifecycle, is_armed
+from .releases import installer_files, node_release
 from .store import NodeRow
 
 CARRY_OVER = " ---"  # the installer's separator (see install_profile)
@@ -53,14 +54,15 @@ def install_profile(inv: Inventory, node: Node) -> BootProfile:
                            cmdline=inv.image.cmdline, seed="cloud-config")
     if node.profile is not None:
         return inv.profiles[node.profile]
-    installer = inv.installer
+    release = node_release(inv, node)
+    kernel, initrd, iso = installer_files(inv, release)
     # curtin copies what follows ` --- ` into the installed system's GRUB defaults:
     # the installer's own arguments go before it, the admin's extra `cmdline` after.
-    cmdline = f"ip=dhcp url={installer.iso} cloud-config-url=/dev/null autoinstall{CARRY_OVER}"
-    if installer.cmdline:
-        cmdline += f" {installer.cmdline}"
-    return BootProfile(kernel=installer.kernel, initrd=installer.initrd, cmdline=cmdline,
-                       seed="autoinstall")
+    cmdline = f"ip=dhcp url={iso} cloud-config-url=/dev/null autoinstall{CARRY_OVER}"
+    if inv.installer.cmdline:
+        cmdline += f" {inv.installer.cmdline}"
+    return BootProfile(kernel=kernel, initrd=initrd, cmdline=cmdline, seed="autoinstall",
+                       datasource=release.datasource)
 
 
 def install_method(node: Node, profile: BootProfile) -> str:
@@ -135,7 +137,7 @@ def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token:
     profile = install_profile(inv, decision.node)
     seed = f"{inv.site.base_url}/seed/{token}/"
     # BOOTIF names the NIC that booted, so the installer's `ip=dhcp` uses that one.
-    ours = f"ds=nocloud-net;s={seed}" + (f" BOOTIF=01-{mac.replace(':', '-')}" if mac else "")
+    ours = f"ds={profile.datasource};s={seed}" + (f" BOOTIF=01-{mac.replace(':', '-')}" if mac else "")
     cmdline = with_installer_args(profile.cmdline, ours)
     reason = f"{decision.reason}: install #{install_id}" if install_id else decision.reason
     return replace(decision, reason=reason, kernel=artifact_url(inv, profile.kernel),

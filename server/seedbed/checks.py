@@ -12,17 +12,18 @@ import yaml
 from . import seeds
 from .boot import install_method, install_profile
 from .inventory import Inventory
+from .releases import DEFAULT_RELEASE, node_release, release
 from .resources import data_file
 
 
 @cache
-def _autoinstall_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(data_file("autoinstall", "schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+def _autoinstall_validator(release_name: str) -> jsonschema.Draft202012Validator:
+    path = data_file("autoinstall", release(release_name).schema)
+    return jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
-def autoinstall_problems(user_data: str) -> list[str]:
-    """What the Ubuntu 20.04 installer would reject, or silently drop, in this user-data."""
+def autoinstall_problems(user_data: str, release_name: str = DEFAULT_RELEASE) -> list[str]:
+    """What that release's installer would reject, or silently drop, in this user-data."""
     if not user_data.startswith("#cloud-config\n"):
         return ["user-data must start with '#cloud-config'"]
     document: Any = yaml.safe_load(user_data)
@@ -31,7 +32,7 @@ def autoinstall_problems(user_data: str) -> list[str]:
     config = document["autoinstall"]
     problems = [
         f"autoinstall.{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in sorted(_autoinstall_validator().iter_errors(config), key=lambda e: e.json_path)
+        for e in sorted(_autoinstall_validator(release_name).iter_errors(config), key=lambda e: e.json_path)
     ]
     if config.get("interactive-sections"):
         problems.append("interactive-sections turns reporting off")
@@ -52,5 +53,6 @@ def seed_problems(inv: Inventory) -> list[str]:
             continue
         text = seeds.user_data(inv, node, seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN),
                                "autoinstall")
-        problems += [f"{node.hostname} user-data: {p}" for p in autoinstall_problems(text)]
+        found = autoinstall_problems(text, node_release(inv, node).name)
+        problems += [f"{node.hostname} user-data: {p}" for p in found]
     return problems

@@ -6,7 +6,8 @@ node to the next is only the token inside its URLs, so the text is rendered with
 stand-in of the token's exact length and alphabet, and the token replaces it when
 served. Every character of a token is plain in YAML, JSON and shell words alike, so
 no quoting differs: the result is the text rendering with the token would give
-(tests/unit/test_seed_texts.py compares them).
+(tests/unit/test_seed_texts.py compares them). Each rendering is checked against the
+node's release's autoinstall schema before it is served (seedbed.checks).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from __future__ import annotations
 import threading
 
 from . import seeds
+from .checks import autoinstall_problems
+from .errors import Conflict
 from .inventory import Inventory, Node
+from .releases import node_release
 from .tokens import looks_like_token
 
 # 43 characters of the token alphabet that no real URL or seed text contains.
@@ -31,16 +35,27 @@ class SeedTexts:
     def user_data(self, inv: Inventory, node: Node, urls: seeds.SeedUrls, method: str,
                   service_key: str | None) -> str:
         if not looks_like_token(urls.token):  # previews and tests use other stand-ins
-            return seeds.user_data(inv, node, urls, method, service_key)
+            return _checked(seeds.user_data(inv, node, urls, method, service_key), inv, node, method)
         key = (node.hostname, urls.base, method, service_key)
         with self._lock:
             if self._inventory is not inv:  # a reload or an edit: every text may differ
                 self._inventory, self._texts = inv, {}
             text = self._texts.get(key)
         if text is None:
-            text = seeds.user_data(inv, node, seeds.SeedUrls(urls.base, STAND_IN), method,
-                                   service_key)
+            text = _checked(seeds.user_data(inv, node, seeds.SeedUrls(urls.base, STAND_IN), method,
+                                            service_key), inv, node, method)
             with self._lock:
                 if self._inventory is inv:
                     self._texts[key] = text
         return text.replace(STAND_IN, urls.token)
+
+
+def _checked(text: str, inv: Inventory, node: Node, method: str) -> str:
+    """The text, once it passes the node's release's autoinstall checks (once per rendering);
+    else a Conflict naming the problems (the web answers 409, the CLI prints it)."""
+    if method == "autoinstall":
+        problems = autoinstall_problems(text, node_release(inv, node).name)
+        if problems:
+            raise Conflict(f"{node.hostname}'s user-data fails the {node_release(inv, node).name} "
+                                 f"installer's checks: {'; '.join(problems)}")
+    return text

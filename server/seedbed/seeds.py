@@ -4,7 +4,8 @@
   contributors (identity, firewall, docker, swap, sssd, ssh, apt, ready). It is autoinstall's
   `user-data` on real installs, and the whole user-data for image and
   test-profile boots: one rendering for both.
-- `autoinstall_config`: the Ubuntu 20.04 installer's document.
+- `autoinstall_config`: the Ubuntu installer's document (20.04; 22.04/24.04 keys from
+  release_seeds).
 - `provision_script`: the package steps, shared by late-commands and Packer.
 """
 
@@ -26,6 +27,7 @@ from .firstboot.docker import daemon_json as docker_daemon_json  # noqa: F401  (
 from .firstboot.identity import admin_keys
 from .firstboot.ready import READY_CONFIG, READY_SCRIPT  # noqa: F401  (re-exported)
 from .inventory import Inventory, Node
+from .release_seeds import adapt_to_release, provision_pins
 from .resources import data_dir, data_file
 
 try:  # the C emitter is much faster; the output is the same
@@ -45,7 +47,6 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _Dumper.add_representer(str, _str)
 
-UBUNTU_CODENAME = "focal"
 
 
 @dataclass(frozen=True)
@@ -95,18 +96,17 @@ def provision_env(inv: Inventory, node: Node | None) -> dict[str, str]:
     """Settings for the provisioning steps; node None is the golden image (every driver)."""
     gpu = node is None or node.gpus > 0
     software = inv.software
-    return {
-        "SEEDBED_UBUNTU_CODENAME": UBUNTU_CODENAME,
+    env = {
         "SEEDBED_APT_PROXY": inv.site.apt.proxy or "",
-        "SEEDBED_DOCKER_VERSION": software.docker_version,
-        "SEEDBED_CONTAINERD_VERSION": software.containerd_version,
-        "SEEDBED_BUILDX_VERSION": software.buildx_version,
+        **provision_pins(inv, node),  # the release's codename, Docker pins, NVIDIA modules
         "SEEDBED_NVIDIA_DRIVER": software.nvidia_driver if gpu else "",
-        "SEEDBED_NVIDIA_MODULES": software.nvidia_modules if gpu else "",
         "SEEDBED_NVIDIA_TOOLKIT_VERSION": software.nvidia_toolkit_version,
         "SEEDBED_SSHD_DROP_IN": ssh.DROP_IN,
         "SEEDBED_SSHD_CONFIG": ssh.sshd_config(),
     }
+    if not gpu:
+        env["SEEDBED_NVIDIA_MODULES"] = ""
+    return env
 
 
 def provision_steps() -> list[Path]:
@@ -123,7 +123,7 @@ def provision_script(inv: Inventory, node: Node | None) -> str:
 
 def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
                        service_key: str | None = None) -> dict[str, Any]:
-    """The `autoinstall:` mapping for the 20.04 installer."""
+    """The `autoinstall:` mapping for the node's release's installer (20.04 by default)."""
     config = copy.deepcopy(_autoinstall_base())
     config["network"] = _network(inv, node)
     config["storage"]["layout"]["match"] = installer_match(node.disk)
@@ -139,6 +139,7 @@ def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
     config["error-commands"] = _error_commands(urls)
     config["reporting"] = {"seedbed": {"type": "webhook", "endpoint": urls.report}}
     config["user-data"] = first_boot_config(inv, node, urls, service_key)
+    adapt_to_release(config, inv, node)  # 22.04/24.04 keys; a 20.04 seed is left as is
     return config
 
 

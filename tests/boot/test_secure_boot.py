@@ -65,7 +65,7 @@ def start_lab(root: Path, image: TestImage, key: SshKey, grub: Path, node: dict[
               grub_config: str) -> Lab:
     def inventory(base_url: str) -> dict[str, Any]:
         data = lab_inventory(base_url, key.public, [node])
-        data["installer"] = {"release": RELEASE, "iso": "http://10.0.2.2/unused.iso"}
+        data["installer"] = {"artifacts": RELEASE, "iso": "http://10.0.2.2/unused.iso"}
         # dnsmasq's TFTP root, where seedbed writes the chain (slirp serves it here).
         data["dhcp"] = {"grub_config": grub_config, "tftp_root": str(root / "tftp")}
         # Over TFTP the install begins when seedbed writes the config, before any request:

@@ -50,6 +50,8 @@ class Release:
     probert: str
     cloud_init: str  # the Debian cloud-init version prefix it runs with
     pypi: tuple[str, ...]
+    source_catalog: str  # the example install-sources under its checkout
+    lsb_release: str  # the example /etc/lsb-release the dry-run reads: the Ubuntu it installs
 
 
 PYPI_2023 = ("attrs==22.2.0", "aiohttp>=3.8,<3.9", "jsonschema==3.2.0", "PyYAML", "requests",
@@ -57,9 +59,22 @@ PYPI_2023 = ("attrs==22.2.0", "aiohttp>=3.8,<3.9", "jsonschema==3.2.0", "PyYAML"
              "async-timeout", "configobj", "jinja2", "jsonpatch", "netifaces", "oauthlib",
              "pyserial")
 
+# Ubuntu 24.04's installer: the versions noble ships where Python 3.11 takes them, plus
+# what its curtin and probert import (python-debian, pyroute2). python3-distro-info and
+# grep-status (dctrl-tools) come from Debian. cloud-init stays Debian 12's 22.4.2: the
+# installer imports only its schema and password helpers, which that version has.
+PYPI_2024 = ("attrs==23.2.0", "aiohttp>=3.9,<3.10", "jsonschema==4.10.3", "PyYAML", "requests",
+             "requests-unixsocket", "pyudev", "urwid>=2.6,<2.7", "pymongo", "more-itertools",
+             "async-timeout", "configobj", "jinja2", "jsonpatch", "netifaces", "oauthlib",
+             "pyserial", "python-debian", "pyroute2", "yarl", "pyrsistent")
+
 RELEASES = {
     "23.02.1": Release("23.02.1", "subiquity-23.02.1.tar.gz", "curtin-c56c51aa.tar.gz",
-                       "probert-630e33cc.tar.gz", "22.4.2", PYPI_2023),
+                       "probert-630e33cc.tar.gz", "22.4.2", PYPI_2023,
+                       "examples/install-sources.yaml", "examples/lsb-release-focal"),
+    "24.04.4.1": Release("24.04.4.1", "subiquity-24.04.4.1.tar.gz", "curtin-8bc0121d.tar.gz",
+                         "probert-26175bb2.tar.gz", "22.4.2", PYPI_2024,
+                         "examples/sources/install.yaml", "examples/lsb-release-noble"),
 }
 
 
@@ -238,15 +253,20 @@ class DryRun:
 
     @property
     def apt_config(self) -> dict[str, Any]:
-        return self._yaml("var/log/installer/subiquity-curtin-apt.conf")
+        older = "var/log/installer/subiquity-curtin-apt.conf"  # 23.02.1; 24.04 one folder down
+        if (self.output / older).is_file():
+            return self._yaml(older)
+        return self._yaml("var/log/installer/curtin-install/subiquity-curtin-apt.conf")
 
 
 class InstallerRunner:
     """Runs dry-runs of one set-up installer with outbound HTTP blocked."""
 
-    def __init__(self, installer: Installer, closed_port: int) -> None:
+    def __init__(self, installer: Installer, closed_port: int, lsb_release: str | None = None) -> None:
+        """`lsb_release`: the Ubuntu the dry-run installs, when not its release's example."""
         self.installer = installer
         self.blackhole = f"http://127.0.0.1:{closed_port}"
+        self.lsb_release = lsb_release or installer.release.lsb_release
 
     def env(self, run_dir: Path, fail_command: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
@@ -257,6 +277,7 @@ class InstallerRunner:
             "SUBIQUITY_REPLAY_TIMESCALE": "100",  # the replayed curtin log, 100x faster
             "SEEDBED_RECORDED_COMMANDS": str(run_dir / "commands.jsonl"),
             "SEEDBED_DRYRUN_SYSFS": str(run_dir / "sysfs"),
+            "SEEDBED_LSB_RELEASE": self.lsb_release,
             # Any request not for loopback goes to a closed loopback port and fails there.
             "http_proxy": self.blackhole, "https_proxy": self.blackhole,
             "HTTP_PROXY": self.blackhole, "HTTPS_PROXY": self.blackhole,
@@ -282,7 +303,7 @@ class InstallerRunner:
                 "--output-base", str(output), "--machine-config", str(run_dir / "machine.json"),
                 "--bootloader", "uefi", "--autoinstall", str(run_dir / "autoinstall.yaml"),
                 "--kernel-cmdline", "autoinstall",
-                "--source-catalog", str(subiquity / "examples" / "install-sources.yaml")]
+                "--source-catalog", str(subiquity / self.installer.release.source_catalog)]
         started = time.monotonic()
         with (run_dir / "server.out").open("wb") as out:
             proc = subprocess.Popen(argv, cwd=subiquity, env=self.env(run_dir, fail_command),

@@ -62,7 +62,8 @@ def loopback_inventory(data: dict[str, Any], base_url: str, closed: str) -> dict
     for key in ("proxy", "mirror"):
         if key in apt:
             apt[key] = f"{closed}/{key}"
-    data["installer"]["iso"] = f"{base_url}/files/ubuntu/ubuntu-20.04.6-live-server-amd64.iso"
+    if data["installer"].get("iso"):  # else the release's ISO under base_url's files/
+        data["installer"]["iso"] = f"{base_url}/files/ubuntu/ubuntu-20.04.6-live-server-amd64.iso"
     if "ldap" in data:
         data["ldap"]["uri"] = [closed.replace("http://", "ldaps://")]
     return data

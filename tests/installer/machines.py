@@ -87,6 +87,21 @@ class Disk:
                       "uevent": f"MAJOR={major}\nMINOR={minor}\nDEVNAME={self.name}\nDEVTYPE=disk"},
         }
 
+    @property
+    def controller(self) -> str | None:
+        """The NVMe controller's kernel name (nvme0 for nvme0n1); None for other buses."""
+        return self.name.split("n1")[0] if self.bus == "nvme" else None
+
+    def nvme_controller(self) -> dict[str, Any]:
+        """The controller as probert (24.04's, which curtin's storage config needs) records it."""
+        major, minor = 238, int(self.name[4])
+        return {"DEVNAME": f"/dev/{self.controller}", "NVME_TRTYPE": "pcie", "SUBSYSTEM": "nvme",
+                "DEVPATH": f"/devices/pci0000:00/{self.pci}/nvme/{self.controller}/",
+                "MAJOR": str(major), "MINOR": str(minor),
+                "attrs": {"address": self.pci, "model": self.model, "serial": self.serial,
+                          "transport": "pcie", "state": "live", "dev": f"{major}:{minor}",
+                          "subsystem": "nvme"}}
+
     def lsblk(self) -> dict[str, Any]:
         # lsblk decodes ID_MODEL_ENC/ID_VENDOR_ENC (spaces), takes ID_SERIAL_SHORT as
         # SERIAL, and reads sysfs for NVMe (no vendor there).
@@ -110,6 +125,8 @@ class Machine:
             "storage": {"bcache": {"backing": {}, "caching": {}},
                         "blockdev": {d.path: d.udev() for d in self.disks},
                         "dmcrypt": {}, "filesystem": {}, "lvm": {}, "mount": [], "multipath": {},
+                        "nvme": {c: d.nvme_controller() for d in self.disks
+                                 if (c := d.controller) is not None},
                         "raid": {}, "zfs": {"zpools": {}}},
         }
 

@@ -118,10 +118,13 @@ def assert_installed_as_seeded(lab: LiveLab, hostname: str, token: str, seed: di
     admin, node = data["admin"], inventory_node(lab, hostname)
     installed = run.installed_user_data
     users = installed.get("users", [])
-    # subiquity adds its identity user to seedbed's own entry for the same admin.
+    # 23.02.1 merges its identity user into seedbed's own entry for the same admin; 24.04
+    # creates the user in the target (useradd, chpasswd) and lists it beside seedbed's.
     assert {u["name"] for u in users} == {admin["username"]}, f"{hostname}: users {users}"
+    passwords = [user.get("passwd") or user.get("hashed_passwd") for user in users]
+    assert seed["identity"]["password"] in passwords, f"{hostname}: no password hash in {users}"
+    assert set(passwords) <= {seed["identity"]["password"], None}, f"{hostname}: users {users}"
     for user in users:
-        assert (user.get("passwd") or user.get("hashed_passwd")) == seed["identity"]["password"]
         assert set(admin["ssh_keys"]) <= set(user["ssh_authorized_keys"]), f"{hostname}: keys {user}"
     assert seed["identity"]["password"].startswith("$6$"), f"{hostname}: no crypt hash in the seed"
     assert installed["disable_root"] is True and installed["ssh_pwauth"] is False, (

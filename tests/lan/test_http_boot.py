@@ -54,7 +54,7 @@ def test_uefi_http_boot_gets_shim_over_http_to_the_signed_kernel(netns_lan: Test
         "EFI/boot/bootx64.efi": SHIM, "EFI/boot/grubx64.efi": grub_212()})
     import_iso(iso, files, RELEASE)
     data = lan_inventory("full", port=PORT, grub_config="http", tftp_root=str(tftp_root))
-    data["installer"] = {"release": RELEASE, "iso": f"http://{SERVER_IP}:{PORT}/files/unused.iso"}
+    data["installer"] = {"artifacts": RELEASE, "iso": f"http://{SERVER_IP}:{PORT}/files/unused.iso"}
     data["profiles"] = {"debian-test": {"kernel": "test/vmlinuz", "initrd": "test/initrd.img",
                                         "cmdline": "console=ttyS0 panic=-1", "seed": "cloud-config"}}
     data["nodes"][0].update(secure_boot=True, profile="debian-test")

@@ -90,7 +90,7 @@ def test_an_iso_without_the_layout_is_refused(tmp_path: Path, parts: dict[str, P
 
 def test_the_inventory_names_the_release_and_validate_wants_it_imported(tmp_path: Path,
                                                                         iso: Path) -> None:
-    data = inventory_data(installer={"release": RELEASE, "iso": "http://10.20.0.5:8080/files/u.iso"})
+    data = inventory_data(installer={"artifacts": RELEASE, "iso": "http://10.20.0.5:8080/files/u.iso"})
     inv = parse_inventory(yaml.safe_dump(data)).inventory
     assert inv.installer.kernel == f"releases/{RELEASE}/casper/vmlinuz"
     assert inv.installer.initrd == f"releases/{RELEASE}/casper/initrd"
@@ -98,12 +98,12 @@ def test_the_inventory_names_the_release_and_validate_wants_it_imported(tmp_path
     files = tmp_path / "files"
     refused = seedbed("validate", str(path), "--files", str(files))
     assert refused.returncode == 1
-    assert f"seedbed artifacts import ISO --files {files} --release {RELEASE}" in refused.stderr
+    assert f"seedbed artifacts import ISO --files {files} --name {RELEASE}" in refused.stderr
     import_iso(iso, files)
     accepted = seedbed("validate", str(path), "--files", str(files))
     assert accepted.returncode == 0, accepted.stderr
 
-    both = inventory_data(installer={"release": RELEASE, "kernel": "x/vmlinuz",
+    both = inventory_data(installer={"artifacts": RELEASE, "kernel": "x/vmlinuz",
                                      "iso": "http://10.20.0.5:8080/files/u.iso"})
-    with pytest.raises(Exception, match="give release or kernel/initrd, not both"):
+    with pytest.raises(Exception, match="give artifacts or kernel/initrd, not both"):
         parse_inventory(yaml.safe_dump(both))

@@ -31,7 +31,7 @@ OTHER_MAC = "52:54:00:00:00:02"
 
 
 def sb_data(tftp: Path, mode: str = "proxy", grub_config: str = "tftp") -> dict[str, Any]:
-    data = inventory_data(installer={"release": RELEASE, "iso": "http://10.20.0.5:8080/files/u.iso"})
+    data = inventory_data(installer={"artifacts": RELEASE, "iso": "http://10.20.0.5:8080/files/u.iso"})
     data["nodes"][0]["secure_boot"] = True
     data["dhcp"] = {"mode": mode, "grub_config": grub_config, "tftp_root": str(tftp)}
     return data

@@ -113,6 +113,8 @@ ALLOWED = {
     # preflight's advice to a user whose node refuses the Docker tunnel names the setting.
     ("server/seedbed/cluster/preflight.py", "allowtcpforwarding"),
     ("autoinstall/schema.json", "allow-pw"),  # the installer's own schema, upstream's text
+    ("autoinstall/schema-22.04.json", "allow-pw"),  # derived from subiquity's own schemas
+    ("autoinstall/schema-24.04.json", "allow-pw"),
 }
 
 

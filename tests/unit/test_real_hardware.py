@@ -13,6 +13,7 @@ import requests
 from seedbed import seeds
 from seedbed.cli import main
 from seedbed.inventory import InventoryError, parse_inventory
+from seedbed.releases import release
 from support import ServeProcess, inventory_data, inventory_of, write_inventory
 
 URLS = seeds.SeedUrls("http://10.20.0.5:8080", "t" * 43)
@@ -138,8 +139,9 @@ def test_every_vendor_package_is_pinned_and_held() -> None:
         assert re.search(rf'"{re.escape(package)}=\$\{{?{setting}\}}?"', installs), f"{package} unpinned"
         assert package in holds, f"{package} not held"
     env = seeds.provision_env(inv, None)
-    assert env["SEEDBED_CONTAINERD_VERSION"] == inv.software.containerd_version
-    assert env["SEEDBED_BUILDX_VERSION"] == inv.software.buildx_version
+    focal = release("20.04").docker  # the software section names none: the release's pins
+    assert env["SEEDBED_CONTAINERD_VERSION"] == focal["containerd"]
+    assert env["SEEDBED_BUILDX_VERSION"] == focal["buildx"]
 
 
 def test_the_nvidia_driver_comes_with_signed_prebuilt_modules_first() -> None:

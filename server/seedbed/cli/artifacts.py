@@ -19,8 +19,8 @@ def add_commands(commands: Commands) -> None:
     p.add_argument("--files", type=Path, default=default_files(),
                    help="the files folder seedbed serves (default: $SEEDBED_FILES, else "
                         "$SEEDBED_STATE/files, else ./state/files)")
-    p.add_argument("--release", help="the release's name (default: the ISO's file name "
-                                     "without .iso); the inventory's installer.release")
+    p.add_argument("--name", help="the imported folder's name (default: the ISO's file "
+                                  "name without .iso); the inventory's installer.artifacts")
 
 
 def default_files() -> Path:
@@ -30,10 +30,10 @@ def default_files() -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    done = import_iso(args.iso, args.files, args.release, args.sums)
+    done = import_iso(args.iso, args.files, args.name, args.sums)
     verb = "imported into" if done.changed else "already in"
     print(f"{done.release}: {verb} {done.folder}")
     for name, entry in done.manifest["files"].items():
         print(f"  {entry['sha256']}  {name}")
-    print(f"inventory: installer: {{release: {done.release}, iso: ...}}")
+    print(f"inventory: installer: {{artifacts: {done.release}, iso: ...}}")
     return 0

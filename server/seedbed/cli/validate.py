@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from ..artifacts import release_problem
 from ..checks import seed_problems
 from ..inventory import Inventory, load_inventory
+from ..releases import release_notes
 from .artifacts import default_files
 from .common import Commands
 
@@ -18,7 +19,7 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("validate", validate, "check an inventory and list every problem")
     p.add_argument("file", type=Path)
     p.add_argument("--files", type=Path, default=default_files(),
-                   help="the files folder, where installer.release must have been imported "
+                   help="the files folder, where installer.artifacts must have been imported "
                         "(default: $SEEDBED_FILES, else $SEEDBED_STATE/files, else ./state/files)")
 
 
@@ -28,15 +29,15 @@ def validate(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     inv = loaded.inventory
     problems = seed_problems(inv)
-    if inv.installer.release is not None:
-        missing = release_problem(args.files, inv.installer.release)
-        problems += [f"installer.release: {missing}"] if missing else []
+    if inv.installer.artifacts is not None:
+        missing = release_problem(args.files, inv.installer.artifacts)
+        problems += [f"installer.artifacts: {missing}"] if missing else []
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 1
     print(f"{args.file}: OK, {len(inv.nodes)} nodes in {inv.site.domain} ({inv.site.subnet})")
-    for note in firmware_notes(inv):
+    for note in firmware_notes(inv) + release_notes(inv):
         print(f"note: {note}")
     return 0
 
@@ -53,7 +54,7 @@ def firmware_notes(inv: Inventory) -> list[str]:
         over = ("over HTTP from /grub (GRUB >= 2.12)" if inv.dhcp.grub_config == "http"
                 else "from per-MAC TFTP files")
         notes.append(f"Secure Boot may stay on for {', '.join(secure)}: they get the signed shim -> "
-                     f"GRUB -> kernel of {inv.installer.release}, GRUB reading its config {over}; "
+                     f"GRUB -> kernel of {inv.installer.artifacts}, GRUB reading its config {over}; "
                      "UEFI network boot (PXE, or HTTP boot in full DHCP mode) must be enabled")
     notes += [
         "each node's booting NIC must come first in the firmware's network boot order; any of "
@@ -81,4 +82,4 @@ def boot_urls(inv: Inventory) -> list[tuple[str, str]]:
     sources = [("installer", inv.installer)]
     sources += [(f"profiles.{name}", profile) for name, profile in inv.profiles.items()]
     return [(f"{where}.{field}", getattr(source, field)) for where, source in sources
-            for field in ("kernel", "initrd") if getattr(source, field).startswith("http://")]
+            for field in ("kernel", "initrd") if (getattr(source, field) or "").startswith("http://")]

@@ -23,6 +23,7 @@ from .rules import (
     image_problems,
     lan_problems,
     line_for,
+    release_problems,
     secure_boot_problems,
 )
 from .site import Site
@@ -97,6 +98,7 @@ def parse_inventory(text: str | bytes, source: str = "<inventory>") -> LoadedInv
     problems.extend(cluster_problems(inventory, lines))
     problems.extend(image_problems(inventory, lines))
     problems.extend(secure_boot_problems(inventory, lines))
+    problems.extend(release_problems(inventory, lines))
     if any(p.severity == "error" for p in problems):
         raise InventoryError(source, problems)
     inventory = inventory.model_copy(update={"admin": inventory.admin.hashed()})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from ..releases import ReleaseName, release_name
 from .fields import DNS_LABEL, Strict, listed_once, normalize_mac
 
 Role = Literal["controlplane", "etcd", "worker"]
@@ -46,6 +47,10 @@ class Node(Strict):
     adopted: bool = False
     secure_boot: bool | None = None  # default: site.secure_boot
     labels: dict[str, str] = {}
+    # The Ubuntu release this node installs, when not the site's installer.release.
+    release: Annotated[ReleaseName | None, BeforeValidator(release_name)] = None
+    # Only to check that a netboot install fits in RAM (validate warns); optional.
+    memory_gib: Annotated[int | None, Field(gt=0, le=16384)] = None
 
     @field_validator("hostname")
     @classmethod

@@ -198,11 +198,11 @@ def secure_boot_problems(inv: Inventory, lines: dict[tuple, int] | None = None) 
             continue
         path = ("nodes", i, "secure_boot") if node.secure_boot else ("site", "secure_boot")
         where = dotted(path), line_for(path, lines)
-        if inv.installer.release is None:
+        if inv.installer.artifacts is None:
             problems.append(Problem(where[0], f"{node.hostname} has Secure Boot on, but without "
-                "installer.release the only UEFI boot file seedbed has is unsigned iPXE "
+                "installer.artifacts the only UEFI boot file seedbed has is unsigned iPXE "
                 f"({inv.dhcp.uefi_binary}), which its firmware refuses (Access Denied): import "
-                "the ISO (`seedbed artifacts import ISO`) and name it as installer.release, so "
+                "the ISO (`seedbed artifacts import ISO`) and name it as installer.artifacts, so "
                 "the node gets the ISO's signed shim -> GRUB -> kernel chain", where[1]))
             continue
         if "tftp_root" not in inv.dhcp.model_fields_set and not any("tftp_root" in p.path
@@ -222,4 +222,29 @@ def secure_boot_problems(inv: Inventory, lines: dict[tuple, int] | None = None) 
             elif location.startswith("https://"):
                 problems.append(Problem(where[0], f"{node.hostname}: GRUB cannot fetch {location} "
                                         "(https): use http:// or the files folder", where[1]))
+
+
+def release_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Per node's release: Docker pins built for that release, and netboot RAM where the
+    inventory states the node's memory (casper holds the whole ISO in RAM)."""
+    from ..releases import node_release
+
+    lines = lines or {}
+    problems: list[Problem] = []
+    for i, node in enumerate(inv.nodes):
+        rel = node_release(inv, node)
+        for field in ("docker_version", "buildx_version"):
+            version = getattr(inv.software, field)
+            if version is not None and not rel.builds_for(version):
+                path = ("software", field)
+                problems.append(Problem(dotted(path), f"{version} is built for another Ubuntu "
+                                        f"release than {node.hostname}'s {rel.name} ({rel.codename}): "
+                                        "leave it out to use each release's pin "
+                                        "(autoinstall/releases.yaml)", line_for(path, lines)))
+        if node.memory_gib is not None and node.memory_gib * 1024 < rel.netboot_ram_mib:
+            path = ("nodes", i, "memory_gib")
+            problems.append(Problem(dotted(path), f"{node.memory_gib} GiB is less than the "
+                                    f"{rel.netboot_ram_mib / 1024:.1f} GiB a {rel.name} netboot install "
+                                    f"holds ({rel.iso} in RAM, {rel.iso_mib} MiB, plus the installer)",
+                                    line_for(path, lines), "warning"))
     return problems

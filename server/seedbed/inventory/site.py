@@ -7,9 +7,10 @@ import re
 from typing import Annotated, Literal
 
 from passlib.hash import sha512_crypt
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from ..artifacts import INITRD, KERNEL, check_release_name, release_path
+from ..releases import DEFAULT_RELEASE, ReleaseName, release_name
 from .fields import DNS_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -52,7 +53,7 @@ class Site(Strict):
     # or the node's own inventory address.
     pin_install_address: bool = True
     # UEFI Secure Boot on in the nodes' firmware: they get the signed shim -> GRUB chain of
-    # installer.release instead of iPXE (a node's own `secure_boot` overrides this).
+    # installer.artifacts instead of iPXE (a node's own `secure_boot` overrides this).
     secure_boot: bool = False
 
     @field_validator("domain")
@@ -127,43 +128,50 @@ class Admin(Strict):
 
 
 class Installer(Strict):
-    """Where the Ubuntu 20.04 live-server netboot files come from: `release`, a folder
-    `seedbed artifacts import` made from the ISO (with the signed shim and GRUB), or
-    `kernel` and `initrd` named outright."""
+    """The Ubuntu release nodes install by default, where its live-server netboot files
+    come from, and the choices the 22.04/24.04 installers take (seedbed.release_seeds; 20.04
+    has none of them). The files: `artifacts`, a folder `seedbed artifacts import` made from
+    the ISO (with the signed shim and GRUB Secure Boot nodes need), or `kernel` and `initrd`
+    named outright, or by default seedbed.releases' names under the files folder."""
 
-    release: str | None = None
-    kernel: str = ""  # filled in from `release` when that is given
-    initrd: str = ""
-    iso: str
+    release: Annotated[ReleaseName, BeforeValidator(release_name)] = DEFAULT_RELEASE
+    artifacts: str | None = None
+    kernel: str | None = None  # filled in from `artifacts` when that is given
+    initrd: str | None = None
+    iso: str | None = None
     cmdline: str = ""
+    source: Literal["server", "minimal"] = "server"  # ubuntu-server or ubuntu-server-minimal
+    kernel_flavor: Literal["generic", "hwe"] = "generic"
+    updates: Literal["security", "all"] = "security"
+    shutdown: Literal["reboot", "poweroff"] = "reboot"
 
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
-    def _boot_line(cls, v: str, info: ValidationInfo) -> str:
+    def _boot_line(cls, v: str | None, info: ValidationInfo) -> str | None:
         check = boot_safe if info.field_name == "cmdline" else boot_path
-        return v if v == "" and info.field_name != "cmdline" else check(v, info.field_name)
+        return None if v is None else check(v, info.field_name)
 
-    @field_validator("release")
+    @field_validator("artifacts")
     @classmethod
-    def _release(cls, v: str | None) -> str | None:
+    def _artifacts(cls, v: str | None) -> str | None:
         return None if v is None else check_release_name(v)
 
     @model_validator(mode="after")
-    def _release_or_paths(self) -> Installer:
-        named = bool(self.kernel or self.initrd)
-        if self.release is None and not (self.kernel and self.initrd):
-            raise ValueError("give release (from `seedbed artifacts import ISO`) or both kernel and initrd")
-        if self.release is not None and named:
-            raise ValueError("give release or kernel/initrd, not both (the release names its own)")
-        if self.release is not None:
-            # Frozen model: set the derived paths once, here.
-            object.__setattr__(self, "kernel", release_path(self.release, KERNEL))
-            object.__setattr__(self, "initrd", release_path(self.release, INITRD))
+    def _artifacts_or_paths(self) -> Installer:
+        if self.artifacts is None:
+            return self
+        if self.kernel is not None or self.initrd is not None:
+            raise ValueError("give artifacts or kernel/initrd, not both (the artifacts name their own)")
+        # Frozen model: set the derived paths once, here.
+        object.__setattr__(self, "kernel", release_path(self.artifacts, KERNEL))
+        object.__setattr__(self, "initrd", release_path(self.artifacts, INITRD))
         return self
 
     @field_validator("iso")
     @classmethod
-    def _iso(cls, v: str) -> str:
+    def _iso(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         # casper's netboot (`url=`) fetches over plain HTTP only, and takes the download
         # for an ISO to loop-mount only when the URL ends in .iso.
         v = http_url(v, "iso")
@@ -175,6 +183,7 @@ class Installer(Strict):
 
 
 SeedKind = Literal["autoinstall", "cloud-config"]
+Datasource = Literal["nocloud", "nocloud-net"]
 
 
 class BootProfile(Strict):
@@ -184,6 +193,8 @@ class BootProfile(Strict):
     initrd: str
     cmdline: str = ""
     seed: SeedKind = "cloud-config"
+    # cloud-init's NoCloud name for an http seed: `nocloud` needs cloud-init >= 24.1.
+    datasource: Datasource = "nocloud-net"
 
     @field_validator("kernel", "initrd", "cmdline")
     @classmethod
@@ -198,9 +209,11 @@ _NVIDIA_SERVER_DRIVER = re.compile(r"nvidia-driver-(\d+)-server")
 class Software(Strict):
     """Pinned versions: RKE rejects Docker releases newer than those it knows."""
 
-    docker_version: str = "5:24.0.9-1~ubuntu.20.04~focal"
-    containerd_version: str = "1.6.28-1"  # containerd.io, as shipped with Docker 24.0.9
-    buildx_version: str = "0.12.1-1~ubuntu.20.04~focal"  # docker-buildx-plugin
+    # Docker CE, containerd.io and docker-buildx-plugin; unset: the node's release's pins
+    # (autoinstall/releases.yaml: 24.0.9 on focal and jammy, as RKE accepted it).
+    docker_version: str | None = None
+    containerd_version: str | None = None
+    buildx_version: str | None = None
     nvidia_driver: str = "nvidia-driver-535-server"
     # nvidia-container-toolkit and the libnvidia-container packages share one version.
     nvidia_toolkit_version: str = "1.17.8-1"
@@ -208,8 +221,8 @@ class Software(Strict):
     @field_validator("docker_version", "containerd_version", "buildx_version", "nvidia_driver",
                      "nvidia_toolkit_version")
     @classmethod
-    def _package_version(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9.+:~_-]+", v):
+    def _package_version(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9.+:~_-]+", v):
             raise ValueError(f"{v!r} is not a Debian package name or version")
         return v
 

@@ -201,7 +201,7 @@ def _full_mode(inv: Inventory) -> list[Option]:
 
 def shim_url(inv: Inventory) -> str | None:
     """The signed shim over HTTP, for UEFI HTTP boot: shim fetches GRUB from beside it."""
-    release = inv.installer.release
+    release = inv.installer.artifacts
     return None if release is None else _url(f"{inv.site.base_url}/files/{release_path(release, SHIM)}")
 
 

@@ -87,9 +87,9 @@ class SignedChainTree:
     def sync(self, inv: Inventory) -> None:
         with self._lock:
             self.root = Path(inv.dhcp.tftp_root)
-            if inv.installer.release is None:
+            if inv.installer.artifacts is None:
                 return  # validate refuses Secure Boot nodes without it
-            chain = release_folder(self.files, inv.installer.release)
+            chain = release_folder(self.files, inv.installer.artifacts)
             self._copy(chain / SHIM, SHIM_FILE)
             self._copy(chain / GRUB, GRUB_FILE)
             self._write(BOOTSTRAP, bootstrap_text(inv))

@@ -15,6 +15,7 @@ from .cluster import ClusterManager, ClusterOptions
 from .inventory import Inventory, InventoryError, load_inventory
 from .inventory_edit import add_node
 from .lifecycle import Lifecycle
+from .power import PowerControl, PowerOptions
 from .seed_texts import SeedTexts
 from .store import Store
 
@@ -28,6 +29,7 @@ class Settings:
     files_dir: Path | None = None  # kernels, initrds, images; default STATE/files
     reload_seconds: float = 2.0
     cluster: ClusterOptions = ClusterOptions()  # retries, back-off, time-outs of cluster jobs
+    power: PowerOptions = PowerOptions()  # retries, back-off and status polling of power jobs
 
     @property
     def artifacts(self) -> Path:
@@ -98,10 +100,13 @@ class Seedbed:
                                                 self._inventory_changed, settings.reload_seconds)
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
+        self.power = PowerControl(self.store, lambda: self.inventory, settings.state_dir,
+                                  settings.power, clock)
 
     def start(self) -> None:
-        """The long-running parts of `seedbed serve`: the SSH key pair and the cluster jobs."""
+        """The long-running parts of `seedbed serve`: the SSH key pair, cluster and power jobs."""
         self.cluster.start()
+        self.power.start()
 
     def service_key(self) -> str | None:
         """seedbed's public SSH key line, authorized on every node; None before the first start."""

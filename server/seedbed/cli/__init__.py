@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SeedbedError
-from . import cluster, nodes, render, serve, validate
+from . import cluster, nodes, power, render, serve, validate
 from .common import Commands
 
-COMMAND_MODULES = (serve, validate, render, nodes, cluster)
+COMMAND_MODULES = (serve, validate, render, nodes, power, cluster)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster import ClusterOptions
+from ..power import PowerOptions
 from ..resources import default_inventory
 from ..service import Seedbed, Settings
 
@@ -45,7 +46,8 @@ def with_state(p: argparse.ArgumentParser) -> None:
 def open_seedbed(args: argparse.Namespace) -> Seedbed:
     return Seedbed(Settings(inventory_path=args.inventory, state_dir=args.state,
                             files_dir=getattr(args, "files", None),
-                            cluster=ClusterOptions.from_env(os.environ)))
+                            cluster=ClusterOptions.from_env(os.environ),
+                            power=PowerOptions.from_env(os.environ)))
 
 
 def ago(at: float | None) -> str:

@@ -8,6 +8,7 @@ import time
 
 from ..tokens import new_token, token_hash
 from ..views import node_summaries
+from . import power as power_cli
 from .common import Commands, ago, open_seedbed, table, with_state
 
 
@@ -24,6 +25,9 @@ def add_commands(commands: Commands) -> None:
     with_state(p)
     p.add_argument("hostname")
     p.add_argument("--minutes", type=int, help="how long it stays armed (default: the site's window)")
+    p.add_argument("--power", action="store_true",
+                   help="then boot it from the network once and power cycle it (its `power:`)")
+    power_cli.add_wait_options(p)
 
     p = commands.command("token", token, "create an admin API bearer token (shown once, stored hashed)")
     with_state(p)
@@ -66,6 +70,8 @@ def reinstall(args: argparse.Namespace) -> int:
     row = service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.armed_until or 0))
     print(f"{args.hostname}: armed for reinstall until {until}; its next PXE boot installs it")
+    if args.power:
+        return power_cli.act(service.power, args.hostname, "reinstall", args)
     return 0
 
 

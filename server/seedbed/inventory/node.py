@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .fields import Strict, normalize_mac
+from .power import Power
 
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -48,6 +49,7 @@ class Node(Strict):
     profile: str | None = None
     adopted: bool = False
     labels: dict[str, str] = {}
+    power: Power | None = None
 
     @field_validator("hostname")
     @classmethod

@@ -66,6 +66,8 @@ def reinstall(args: argparse.Namespace) -> int:
     if inv.node_by_hostname(args.hostname) is None:
         print(f"seedbed: no node {args.hostname!r} in the inventory", file=sys.stderr)
         return 1
+    if args.power:
+        service.power.check(args.hostname, "reinstall")  # refuse before arming: nothing changes
     minutes = args.minutes or inv.site.reinstall_window_minutes
     row = service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.armed_until or 0))

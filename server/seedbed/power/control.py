@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -106,6 +107,15 @@ class PowerControl:
 
     def request(self, hostname: str, action: str, who: str) -> int:
         """Queue an action; PowerUnavailable if the driver cannot do it (manual: what to do)."""
+        self.check(hostname, action)
+        with self.store.transaction() as db:
+            self._refuse_if_busy(hostname, db)
+            job_id = self.jobs.enqueue(hostname, action, who, db=db)
+        self.runner.wake()
+        return job_id
+
+    def check(self, hostname: str, action: str) -> None:
+        """Raise PowerUnavailable unless `action` could be queued for the node now."""
         if action not in ACTIONS:
             raise PowerUnavailable(f"unknown power action {action!r}: one of {', '.join(ACTIONS)}")
         driver = self.driver(hostname)
@@ -114,14 +124,13 @@ class PowerControl:
                                    f"{driver.what_to_do(action)}")
         if not driver.capabilities.allows(action):
             raise PowerUnavailable(f"{hostname}'s power driver {driver.name} cannot {action}")
-        with self.store.transaction() as db:
-            busy = self.jobs.unfinished(hostname, db)
-            if busy is not None:
-                raise PowerBusy(f"{hostname} already has power job #{busy.id} ({busy.action}, "
-                                f"{busy.state}): one at a time per node")
-            job_id = self.jobs.enqueue(hostname, action, who, db=db)
-        self.runner.wake()
-        return job_id
+        self._refuse_if_busy(hostname)
+
+    def _refuse_if_busy(self, hostname: str, db: sqlite3.Connection | None = None) -> None:
+        busy = self.jobs.unfinished(hostname, db)
+        if busy is not None:
+            raise PowerBusy(f"{hostname} already has power job #{busy.id} ({busy.action}, "
+                            f"{busy.state}): one at a time per node")
 
     def _execute(self, job: PowerJob, job_log: JobLog) -> str:
         try:

@@ -72,10 +72,7 @@ def power_action(hostname: str, body: PowerActionBody) -> Response:
         return error_response(404, f"no node {hostname!r} in the inventory")
     who = f"api:{g.admin}"
     try:
-        service.power.driver(hostname)  # refuse before arming a node nothing can power
-        busy = service.power.jobs.unfinished(hostname)
-        if busy is not None:
-            raise PowerBusy(f"{hostname} already has power job #{busy.id} ({busy.state})")
+        service.power.check(hostname, body.action)  # refuse before arming: nothing changes
         if body.action == "reinstall":
             minutes = body.minutes or service.inventory.site.reinstall_window_minutes
             service.lifecycle.rearm(hostname, minutes * 60, who=who)

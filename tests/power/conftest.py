@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from boot.conftest import boot_requirements, boot_timings, test_image  # noqa: F401 - fixtures by name
 from seedbed.power import PowerOptions
 from seedbed.service import Seedbed, Settings
 from support import inventory_data, write_inventory

@@ -139,12 +139,18 @@ class PowerControl:
             self.jobs.update(job.id, stage=job.action)
             outcome = driver.run(job.action)
         except PowerUnavailable as exc:
-            raise JobFailed(job.action, str(exc), retry=False) from None
+            raise JobFailed(job.action, self.scrub(str(exc)), retry=False) from None
         except PowerError as exc:
-            raise JobFailed(job.action, str(exc), retry=exc.retry) from None
+            raise JobFailed(job.action, self.scrub(str(exc)), retry=exc.retry) from None
         job_log.write(outcome + "\n")
         self._forget_status(job.hostname)  # the state just changed: read it again soon
         return outcome
+
+    def scrub(self, text: str) -> str:
+        """A BMC's answer with any stored password masked (a BMC may echo what it was sent)."""
+        for secret in self.secrets.values():
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def final(self, job_id: int) -> PowerJob | None:
         """The last job of a chain of retries, as it stands now."""
@@ -184,7 +190,7 @@ class PowerControl:
         try:
             state = driver.status()
         except PowerError as exc:
-            error = str(exc)
+            error = self.scrub(str(exc))
         with self.store.transaction(durable=False) as db:
             db.execute("INSERT INTO power_status (hostname, state, checked_at, error) VALUES "
                        "(?, ?, ?, ?) ON CONFLICT (hostname) DO UPDATE SET state = excluded.state,"

@@ -74,15 +74,16 @@ test-boot: venv system-deps
 # The golden image (packer/golden, Ubuntu 20.04 ISO + autoinstall) and the deploy
 # ramdisk that writes it; both end up in the files folder seedbed serves at /files/.
 FILES ?= $(STATE)/files
-ISO ?= https://releases.ubuntu.com/20.04.6/ubuntu-20.04.6-live-server-amd64.iso
-ISO_CHECKSUM ?= sha256:b8f31413336b9393ad5d8ef0282717b2ab19f007df2e9ed5196c13d8f9153c8b
+# ISO and ISO_CHECKSUM: empty for the pinned 20.04.6 ISO (seedbed.deploy.golden); set both for another.
+ISO ?=
+ISO_CHECKSUM ?=
 ACCEL ?= kvm
 DEPLOY_KERNEL ?= linux-image-amd64
 DEBIAN_MIRROR ?= # default: the first Debian mirror in this machine's apt sources
 
 image: venv
-	$(PY) -m seedbed.deploy.golden --inventory $(INVENTORY) --iso $(ISO) \
-		--iso-checksum $(ISO_CHECKSUM) --accelerator $(ACCEL) --work build/image
+	$(PY) -m seedbed.deploy.golden --inventory $(INVENTORY) $(if $(ISO),--iso $(ISO)) \
+		$(if $(ISO_CHECKSUM),--iso-checksum $(ISO_CHECKSUM)) --accelerator $(ACCEL) --work build/image
 	mkdir -p $(FILES)/golden
 	cp build/image/output/seedbed-golden.raw.zst build/image/output/seedbed-golden.raw.zst.sha256 \
 		$(FILES)/golden/

@@ -26,12 +26,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from seedbed.httpserver import ServerLimits  # noqa: E402
-from support import ADMIN_KEY, ServeProcess, seed_token  # noqa: E402
+from support import ADMIN_KEY, ServeProcess, healthy_facts, seed_token  # noqa: E402
 
-FACTS = {"hostname": "", "gpus": [{"name": "NVIDIA A100"}],
-         "docker": {"version": "24.0.9", "default_runtime": "nvidia"},
-         "sshd": {"permitrootlogin": "no", "passwordauthentication": "no",
-                  "allowtcpforwarding": "yes"}, "swap_kib": 0}
+FACTS = healthy_facts({"hostname": "", "gpus": 1})
 
 
 def inventory(machines: int) -> dict:

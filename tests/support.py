@@ -19,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from seedbed.inventory import Inventory, parse_inventory
 from seedbed.service import Seedbed, Settings
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
@@ -52,6 +53,32 @@ def inventory_data(**changes: Any) -> dict[str, Any]:
     data = copy.deepcopy(BASE_INVENTORY)
     data.update(copy.deepcopy(changes))
     return data
+
+
+def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A ready report that passes every health check for this inventory node (a dict of
+    the inventory's `nodes`); keyword values replace top-level facts."""
+    gpus = node.get("gpus", 0)
+    facts = {
+        "hostname": node["hostname"],
+        "fqdn": f"{node['hostname']}.lab.test",
+        "gpus": [{"name": "NVIDIA RTX A6000", "driver": "535.183.01", "memory_mib": 49140}] * gpus,
+        "nvidia_smi": bool(gpus),
+        "docker": {"version": "24.0.9", "default_runtime": "nvidia" if gpus else "runc",
+                   "runtimes": ["io.containerd.runc.v2", "nvidia", "runc"]},
+        "sshd": {"passwordauthentication": "no", "permitrootlogin": "no",
+                 "allowtcpforwarding": "yes", "pubkeyauthentication": "yes"},
+        "swap_kib": 0,
+        "firewall": {"tool": "ufw", "active": True, "rules": [], "installed": True},
+    }
+    facts.update(copy.deepcopy(changes))
+    return facts
+
+
+def inventory_of(data: dict[str, Any] | None = None) -> Inventory:
+    """The parsed Inventory of this inventory data (the test inventory's by default);
+    InventoryError if it is invalid."""
+    return parse_inventory(yaml.safe_dump(inventory_data() if data is None else data)).inventory
 
 
 def write_inventory(path: Path, data: dict[str, Any]) -> Path:
@@ -128,6 +155,20 @@ def run_threads(threads: Sequence[threading.Thread], timeout: float, what: str) 
     for t in threads:
         t.join(timeout=max(0.0, deadline - time.monotonic()))
     assert not any(t.is_alive() for t in threads), f"{what} hung (> {timeout:.0f} s)"
+
+
+class Started(list):
+    """What one test started (guests, services, labs), stopped in order at its end:
+    a factory fixture adds to it and calls stop_all() after its yield."""
+
+    def add(self, thing: Any) -> Any:  # noqa: ANN401 - returns what it was given
+        self.append(thing)
+        thing.start()
+        return thing
+
+    def stop_all(self) -> None:
+        for thing in self:
+            thing.stop()
 
 
 def free_port() -> int:

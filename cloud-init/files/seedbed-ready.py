@@ -16,8 +16,6 @@ import urllib.error
 import urllib.request
 
 CONFIG = "/etc/seedbed/ready.json"
-SSHD_KEYS = ("permitrootlogin", "passwordauthentication", "pubkeyauthentication",
-             "allowtcpforwarding", "kbdinteractiveauthentication", "x11forwarding")
 
 
 def run(*argv, timeout=30):
@@ -55,11 +53,12 @@ def docker():
     return facts
 
 
-def sshd():
+def sshd(keys):
+    """The effective values of the settings seedbed's policy names (config "sshd_keys")."""
     settings = {}
     for line in (run("sshd", "-T") or run("/usr/sbin/sshd", "-T") or "").splitlines():
         key, _, value = line.partition(" ")
-        if key in SSHD_KEYS:
+        if key in keys:
             settings[key] = value.strip()
     return settings
 
@@ -89,7 +88,7 @@ def os_name():
         return None
 
 
-def facts():
+def facts(config):
     found_gpus = gpus()
     return {
         "hostname": socket.gethostname(),
@@ -99,7 +98,7 @@ def facts():
         "gpus": found_gpus,
         "nvidia_smi": shutil.which("nvidia-smi") is not None,
         "docker": docker(),
-        "sshd": sshd(),
+        "sshd": sshd(set(config.get("sshd_keys", ()))),
         "swap_kib": swap_kib(),
         "firewall": firewall(),
     }
@@ -128,7 +127,7 @@ def post(url, body, attempts=30):
 def main():
     with open(CONFIG) as f:
         config = json.load(f)
-    status = post(config["url"], facts())
+    status = post(config["url"], facts(config))
     if status == 0:
         os.remove(CONFIG)  # the token inside it is spent
     return status

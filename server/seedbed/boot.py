@@ -1,16 +1,20 @@
 """Boot decisions: match a netboot request to a node, decide, and say what to boot.
 
-match (MAC → node) → decide (armed? → install, else local disk) → the web layer
-renders the decision as an iPXE or GRUB script.
+match (MAC → node) → decide (armed? → install, else local disk; GRUB and an install it
+cannot fetch → refuse) → the web layer renders the decision as an iPXE or GRUB script.
+`decide` is pure: the node's row and the time are passed in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
+from urllib.parse import urlsplit
 
 from .inventory import BootProfile, Inventory, Node
-from .lifecycle import Lifecycle
+from .lifecycle import Lifecycle, is_armed
+from .store import NodeRow
 
 CARRY_OVER = " ---"  # the installer's separator (see install_profile)
 
@@ -22,14 +26,15 @@ class NetbootRequest:
     platform: str | None = None
     uuid: str | None = None
     address: str | None = None  # the client's IP address, which the install is pinned to
+    loader: Literal["ipxe", "grub"] = "ipxe"  # GRUB fetches the kernel itself, over HTTP only
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["install", "local"]
+    # refuse: an install this loader cannot boot (nothing is recorded, no install begins)
+    action: Literal["install", "local", "refuse"]
     reason: str
     node: Node | None = None
-    install_id: int | None = None
     kernel: str | None = None
     initrd: str | None = None
     cmdline: str | None = None
@@ -67,18 +72,37 @@ def artifact_url(inv: Inventory, location: str) -> str:
     return f"{inv.site.base_url}/files/{location.lstrip('/')}"
 
 
-def decide(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
-    """What this machine boots now, without side effects (also used for previews)."""
+def grub_fetch_problem(url: str) -> str | None:
+    """Why GRUB cannot fetch `url` itself (it speaks plain HTTP only), or None."""
+    if urlsplit(url).scheme != "http":
+        return f"GRUB can only fetch over plain HTTP, not {url!r}"
+    return None
+
+
+def decide(inv: Inventory, request: NetbootRequest, node_row: Callable[[Node], NodeRow | None],
+           now: float) -> Decision:
+    """What this machine boots now: pure (previews use it too), one decision per request."""
     node = inv.node_by_mac(request.mac)
     if node is None:
         return Decision("local", f"unknown MAC {request.mac}: recorded as discovered")
-    row = lifecycle.store.node(node.hostname)
-    if not lifecycle.is_armed(row):
+    row = node_row(node)
+    if not is_armed(row, now):
         state = row.state if row else "unknown"
         return Decision("local", f"{node.hostname} is {state}, not armed for install", node)
     if node.install == "image" and inv.image is None:
         return Decision("local", "install: image but the inventory has no image: section", node)
+    if request.loader == "grub":
+        profile = install_profile(inv, node)
+        for location in (profile.kernel, profile.initrd):
+            problem = grub_fetch_problem(artifact_url(inv, location))
+            if problem:
+                return Decision("refuse", f"{node.hostname}: {problem}; boot it with iPXE", node)
     return Decision("install", f"{node.hostname} is armed for install", node)
+
+
+def decide_now(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
+    """`decide` with the node's row from the store (or the one it would get) and the clock."""
+    return decide(inv, request, lambda node: lifecycle.row(node, inv.site), lifecycle.clock())
 
 
 def with_installer_args(cmdline: str, args: str) -> str:
@@ -97,15 +121,16 @@ def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token:
     ours = f"ds=nocloud-net;s={seed}" + (f" BOOTIF=01-{mac.replace(':', '-')}" if mac else "")
     cmdline = with_installer_args(profile.cmdline, ours)
     reason = f"{decision.reason}: install #{install_id}" if install_id else decision.reason
-    return replace(decision, reason=reason, install_id=install_id,
-                   kernel=artifact_url(inv, profile.kernel),
+    return replace(decision, reason=reason, kernel=artifact_url(inv, profile.kernel),
                    initrd=artifact_url(inv, profile.initrd), cmdline=cmdline)
 
 
 def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
     """Decide, record what was decided, and begin an install when the node is armed."""
-    decision = decide(inv, lifecycle, request)
+    decision = decide_now(inv, lifecycle, request)
     node = decision.node
+    if decision.action == "refuse":
+        return decision  # nothing to record: the machine is told why (409), not booted
     if node is None:
         lifecycle.discovered(request.mac, {"buildarch": request.buildarch,
                                            "platform": request.platform, "uuid": request.uuid})

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import firstboot
 from .inventory import Node
-from .resources import data_file
 
 
 class _Facts(BaseModel):
@@ -42,37 +40,10 @@ class Facts(_Facts):
     firewall: dict[str, Any] = Field(default_factory=dict)
 
 
-@cache
-def accepted_docker_versions() -> tuple[str, ...]:
-    with data_file("rke", "versions.yaml").open() as f:
-        return tuple(yaml.safe_load(f)["docker_accepted"])
-
-
 def problems(node: Node, facts: Facts) -> list[str]:
-    """Why this node may not join the cluster; empty when healthy."""
-    found: list[str] = []
-    if facts.hostname.split(".")[0] != node.hostname:
-        found.append(f"hostname is {facts.hostname!r}, inventory says {node.hostname!r}")
-    if len(facts.gpus) < node.gpus:
-        found.append(f"{len(facts.gpus)} GPU(s) seen by nvidia-smi, {node.gpus} expected")
-    found.extend(_docker_problems(node, facts.docker))
-    if facts.swap_kib:
-        found.append(f"swap is on ({facts.swap_kib} KiB): Kubernetes needs it off")
-    for key, wanted in (("passwordauthentication", "no"), ("permitrootlogin", "no"),
-                        ("allowtcpforwarding", "yes")):
-        seen = facts.sshd.get(key)
-        if seen != wanted:
-            found.append(f"sshd {key} is {seen or 'unknown'}, must be {wanted}")
-    return found
+    """Why this node may not join the cluster; empty when healthy.
 
-
-def _docker_problems(node: Node, docker: DockerFacts) -> list[str]:
-    if not docker.version:
-        return ["Docker is not installed or not running"]
-    found = []
-    major_minor = ".".join(docker.version.split(".")[:2])
-    if major_minor not in accepted_docker_versions():
-        found.append(f"Docker {docker.version} is not a version RKE accepts")
-    if node.gpus and docker.default_runtime != "nvidia":
-        found.append(f"Docker default runtime is {docker.default_runtime!r}, GPU nodes need 'nvidia'")
-    return found
+    Each first-boot contributor checks the facts of the part it wrote
+    (seedbed.firstboot.CONTRIBUTORS, in their listed order).
+    """
+    return firstboot.problems(node, facts)

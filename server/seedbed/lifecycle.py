@@ -25,7 +25,8 @@ from enum import Enum
 from typing import Any
 
 from . import limits
-from .inventory import Inventory, Node
+from .errors import Forbidden, NotFound, RateLimited
+from .inventory import Inventory, Node, Site
 from .store import InstallRow, NodeRow, Store
 from .tokens import looks_like_token, new_token, token_hash
 
@@ -43,15 +44,6 @@ class NodeState(str, Enum):
 ARMED_STATES = {NodeState.NEW.value, NodeState.ARMED.value, NodeState.INSTALLING.value}
 IN_PROGRESS = ("issued", "installing")
 security_log = logging.getLogger("seedbed")
-
-
-class Denied(Exception):
-    """A token request that must change nothing: `status` is 403, 404 or 429."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def plain_address(address: str | None) -> str | None:
@@ -76,7 +68,7 @@ class Origin:
         if plain_address(self.address) not in allowed:
             security_log.warning("install #%d: token used from %s, refused (booted from %s)",
                                  install.id, self.address, install.boot_addr)
-            raise Denied(403, f"install #{install.id} takes requests only from the address that "
+            raise Forbidden(f"install #{install.id} takes requests only from the address that "
                          f"booted it or the node's own, not {self.address}")
 
 
@@ -91,7 +83,21 @@ class ReadyReport:
 class IssuedInstall:
     install_id: int
     token: str
-    expires_at: float
+
+
+def is_armed(row: NodeRow | None, now: float) -> bool:
+    """Armed: in an armed state and before the end of its window (the end itself is out)."""
+    if row is None or row.state not in ARMED_STATES or row.armed_until is None:
+        return False
+    return now < row.armed_until
+
+
+def first_row(node: Node, site: Site, now: float) -> NodeRow:
+    """The row a node gets when it enters the inventory at `now` (see Lifecycle.sync)."""
+    if node.adopted:
+        return NodeRow(node.hostname, NodeState.INSTALLED.value, now, None, None, None, [], None, None)
+    return NodeRow(node.hostname, NodeState.NEW.value, now, now + site.new_node_window_minutes * 60,
+                   None, None, [], None, None)
 
 
 class Lifecycle:
@@ -106,14 +112,16 @@ class Lifecycle:
         now = self.clock()
         with self.store.transaction() as db:
             for node in inventory.nodes:
-                state = NodeState.INSTALLED if node.adopted else NodeState.NEW
-                self.store.ensure_node(db, node.hostname, state.value, now)
+                self.store.ensure_node(db, node.hostname, first_row(node, inventory.site, now).state,
+                                       now)
             self.store.set_new_node_windows(db, inventory.site.new_node_window_minutes * 60)
 
     def is_armed(self, row: NodeRow | None) -> bool:
-        if row is None or row.state not in ARMED_STATES or row.armed_until is None:
-            return False
-        return self.clock() < row.armed_until
+        return is_armed(row, self.clock())
+
+    def row(self, node: Node, site: Site) -> NodeRow:
+        """The node's row, or the one sync would give it (a preview of an unsynced store)."""
+        return self.store.node(node.hostname) or first_row(node, site, self.clock())
 
     # -- boot -------------------------------------------------------------------
 
@@ -138,13 +146,18 @@ class Lifecycle:
             self.store.add_event(db, now, "boot", f"install #{install_id} started ({method}) "
                                  f"from {address}", hostname=node.hostname, mac=mac,
                                  install_id=install_id, data={"address": address})
-        return IssuedInstall(install_id, token, expires)
+        return IssuedInstall(install_id, token)
 
     def local_boot(self, node: Node, mac: str, reason: str) -> None:
         now = self.clock()
         with self.store.transaction(durable=False) as db:
             self.store.add_event(db, now, "boot", f"local disk: {reason}", hostname=node.hostname,
                                  mac=mac)
+
+    def note(self, kind: str, message: str) -> None:
+        """An event of the service itself (dnsmasq's supervisor), tied to no node."""
+        with self.store.transaction() as db:
+            self.store.add_event(db, self.clock(), kind, message)
 
     def discovered(self, mac: str, facts: dict[str, str | None]) -> None:
         now = self.clock()
@@ -157,13 +170,13 @@ class Lifecycle:
 
     def _current(self, db: Any, token: str, origin: Origin | None) -> InstallRow:
         if not looks_like_token(token):
-            raise Denied(404, "unknown token")
+            raise NotFound("unknown token")
         install = self.store.install_by_token_hash(db, token_hash(token))
         if install is None:
-            raise Denied(404, "unknown token")
+            raise NotFound("unknown token")
         node = self.store.node(install.hostname, db)
         if node is None or node.install_id != install.id:
-            raise Denied(403, "token belongs to an install that is no longer current")
+            raise Forbidden("token belongs to an install that is no longer current")
         if origin is not None:
             origin.check(install)
         return install
@@ -173,7 +186,7 @@ class Lifecycle:
         return self._current(self.store.read(), token, origin)
 
     def for_seed(self, token: str, late: bool = False, origin: Origin | None = None) -> InstallRow:
-        """The install whose seed may be served now, or Denied.
+        """The install whose seed may be served now, or Forbidden/NotFound.
 
         `late`: a file the installer's late-commands fetch. Those run after the whole
         install and its update pass, often past the token's expiry, so an install that
@@ -183,11 +196,11 @@ class Lifecycle:
         install = self.current_install(token, origin)
         seedable = IN_PROGRESS + (("installed",) if install.method == "image" else ())
         if install.state not in seedable:
-            raise Denied(403, f"install #{install.id} is {install.state}: seeds are closed")
+            raise Forbidden(f"install #{install.id} is {install.state}: seeds are closed")
         if late and install.state == "installing":
             return install
         if self.clock() >= install.expires_at:
-            raise Denied(403, f"install #{install.id} token expired")
+            raise Forbidden(f"install #{install.id} token expired")
         return install
 
     def seed_fetched(self, install: InstallRow, name: str) -> None:
@@ -207,10 +220,10 @@ class Lifecycle:
         with self.store.transaction() as db:
             install = self._current(db, token, origin)
             if install.state not in IN_PROGRESS + ("installed",):
-                raise Denied(403, f"install #{install.id} is {install.state}")
+                raise Forbidden(f"install #{install.id} is {install.state}")
             recent = self.store.install_events_since(db, install.id, "install", now - 60)
             if recent >= limits.REPORTS_PER_MINUTE:
-                raise Denied(429, f"install #{install.id} sent {recent} reports in the last "
+                raise RateLimited(f"install #{install.id} sent {recent} reports in the last "
                              f"minute: at most {limits.REPORTS_PER_MINUTE}")
             self.store.add_event(db, now, "install", message, hostname=install.hostname,
                                  install_id=install.id, data=event)
@@ -231,7 +244,7 @@ class Lifecycle:
             if install.state == outcome:
                 return install  # a retried callback: already recorded
             if install.state not in IN_PROGRESS:
-                raise Denied(403, f"install #{install.id} is already {install.state}")
+                raise Forbidden(f"install #{install.id} is already {install.state}")
             self.store.set_install(db, install.id, state=outcome, finished_at=now, log=log)
             self.store.set_node(db, install.hostname, now, state=state.value, armed_until=None)
             took = now - install.created_at
@@ -255,7 +268,7 @@ class Lifecycle:
                 row = self.store.node(install.hostname, db)
                 return ReadyReport(install, row.health if row else [], first=False)
             if install.state not in ("installing", "installed"):
-                raise Denied(403, f"install #{install.id} is {install.state}")
+                raise Forbidden(f"install #{install.id} is {install.state}")
             self.store.set_install(db, install.id, state="ready",
                                    finished_at=install.finished_at or now)
             self.store.set_node(db, install.hostname, now, state=state.value, armed_until=None,
@@ -271,7 +284,7 @@ class Lifecycle:
         now = self.clock()
         with self.store.transaction() as db:
             if self.store.node(hostname, db) is None:
-                raise KeyError(hostname)
+                raise NotFound(f"no node {hostname!r} in the inventory")
             self.store.set_node(db, hostname, now, state=NodeState.ARMED.value,
                                 armed_until=now + window_seconds)
             self.store.add_event(db, now, "admin",

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from .boot import Decision
+from .boot import Decision, grub_fetch_problem
 
 _GRUB_PLAIN = re.compile(r"^[A-Za-z0-9_./:=,+@%()-]+$")
 
@@ -28,9 +28,10 @@ def grub_path(url: str, base_url: str) -> str:
     seedbed's own URLs lose their port: `serve --grub-port 80` answers there. Other hosts
     keep theirs, which only GRUB 2.12 (or a patched build) follows (validate warns).
     """
+    problem = grub_fetch_problem(url)
+    if problem:  # decide() refuses such installs first; this guards the template
+        raise ValueError(problem)
     parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"GRUB can only fetch over plain HTTP, not {url!r}")
     netloc = parts.hostname if parts.netloc == urlsplit(base_url).netloc else parts.netloc
     return grub_quote(f"(http,{netloc}){parts.path or '/'}")
 

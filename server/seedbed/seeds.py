@@ -1,7 +1,7 @@
 """The NoCloud seeds a node receives, built as data and serialized, never pasted.
 
-- `first_boot_config`: the installed system's cloud-config (hostname, admin,
-  hardening, daemon.json, firewall, the ready report). It is autoinstall's
+- `first_boot_config`: the installed system's cloud-config, from seedbed.firstboot's
+  contributors (identity, firewall, docker, swap, sssd, ssh, apt, ready). It is autoinstall's
   `user-data` on real installs, and the whole user-data for image and
   test-profile boots: one rendering for both.
 - `autoinstall_config`: the Ubuntu 20.04 installer's document.
@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import copy
-import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,9 +21,11 @@ from typing import Any
 import yaml
 
 from .disks import installer_match
-from .firewall import ufw_commands
+from .firstboot import first_boot_config, ssh
+from .firstboot.docker import daemon_json as docker_daemon_json  # noqa: F401  (re-exported)
+from .firstboot.identity import admin_keys
+from .firstboot.ready import READY_CONFIG, READY_SCRIPT  # noqa: F401  (re-exported)
 from .inventory import Inventory, Node
-from .lan.sssd import add_directory_logins
 from .resources import data_dir, data_file
 
 try:  # the C emitter is much faster; the output is the same
@@ -43,8 +45,6 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _Dumper.add_representer(str, _str)
 
-READY_SCRIPT = "/usr/local/lib/seedbed/seedbed-ready.py"
-READY_CONFIG = "/etc/seedbed/ready.json"
 UBUNTU_CODENAME = "focal"
 
 
@@ -86,86 +86,9 @@ def _autoinstall_base() -> dict[str, Any]:
     return yaml.safe_load(_text("autoinstall", "base.yaml"))
 
 
-def docker_daemon_json(node: Node) -> dict[str, Any]:
-    """The lab's /etc/docker/daemon.json: overlay2 and buildkit, plus the nvidia runtime on GPU nodes."""
-    daemon = json.loads(_text("cloud-init", "files/docker-daemon.json"))
-    if node.gpus:
-        daemon.update(json.loads(_text("cloud-init", "files/docker-daemon-nvidia.json")))
-    return daemon
-
-
 def meta_data(inv: Inventory, node: Node, install_id: int) -> dict[str, Any]:
     # A new instance-id per install makes cloud-init treat every install as a first boot.
     return {"instance-id": f"seedbed-{node.hostname}-{install_id}", "local-hostname": node.hostname}
-
-
-def admin_keys(inv: Inventory, service_key: str | None) -> list[str]:
-    """The admin's authorized_keys: the inventory's keys plus seedbed's own (RKE logs in with it)."""
-    keys = list(inv.admin.ssh_keys)
-    if service_key and service_key not in keys:
-        keys.append(service_key)
-    return keys
-
-
-def first_boot_config(inv: Inventory, node: Node, urls: SeedUrls,
-                      service_key: str | None = None) -> dict[str, Any]:
-    admin = inv.admin
-    config: dict[str, Any] = {
-        "hostname": node.hostname,
-        "fqdn": inv.fqdn(node),
-        "prefer_fqdn_over_hostname": False,
-        "manage_etc_hosts": True,
-        "timezone": inv.site.timezone,
-        "groups": ["docker"],
-        "users": [{
-            "name": admin.username,
-            "gecos": "seedbed admin",
-            "groups": ["adm", "sudo", "docker"],
-            "shell": "/bin/bash",
-            "lock_passwd": False,
-            "hashed_passwd": admin.password_hash,
-            "ssh_authorized_keys": admin_keys(inv, service_key),
-        }],
-        "disable_root": True,
-        "ssh_pwauth": False,
-        "write_files": _first_boot_files(inv, node, urls),
-        "runcmd": _first_boot_commands(inv, node),
-    }
-    if inv.site.ntp:
-        config["ntp"] = {"enabled": True, "servers": list(inv.site.ntp)}
-    add_directory_logins(config, inv)
-    return config
-
-
-def _first_boot_files(inv: Inventory, node: Node, urls: SeedUrls) -> list[dict[str, Any]]:
-    ready = {"url": urls.callback("ready"), "hostname": node.hostname}
-    return [
-        {"path": "/etc/ssh/sshd_config.d/10-seedbed.conf", "permissions": "0644",
-         "content": _text("cloud-init", "files/sshd-hardening.conf")},
-        {"path": "/etc/docker/daemon.json", "permissions": "0644",
-         "content": json.dumps(docker_daemon_json(node), indent=2, sort_keys=True) + "\n"},
-        {"path": "/etc/apt/apt.conf.d/20auto-upgrades", "permissions": "0644",
-         "content": _text("cloud-init", "files/auto-upgrades.conf")},
-        {"path": READY_SCRIPT, "permissions": "0755",
-         "content": _text("cloud-init", "files/seedbed-ready.py")},
-        {"path": READY_CONFIG, "permissions": "0600", "content": json.dumps(ready) + "\n"},
-    ]
-
-
-def _first_boot_commands(inv: Inventory, node: Node) -> list[Any]:
-    user = inv.admin.username
-    firewall = "; ".join(shlex.join(argv) for argv in ufw_commands(inv.site.subnet))
-    return [
-        ["passwd", "-l", "root"],
-        ["usermod", "-aG", "docker", user],
-        # Kubernetes wants swap off, for good: the 20.04 installer always makes /swap.img.
-        ["sh", "-c", "swapoff -a; sed -i -E '/^[^#].*\\sswap\\s/d' /etc/fstab; rm -f /swap.img"],
-        # The distribution's sshd_config includes sshd_config.d first; reload to apply it.
-        ["sh", "-c", "systemctl restart ssh || systemctl restart sshd"],
-        ["sh", "-c", f"if command -v ufw >/dev/null; then {firewall}; fi"],
-        ["sh", "-c", "if systemctl cat docker.service >/dev/null 2>&1; then systemctl restart docker; fi"],
-        ["python3", READY_SCRIPT],
-    ]
 
 
 def provision_env(inv: Inventory, node: Node | None) -> dict[str, str]:
@@ -181,6 +104,8 @@ def provision_env(inv: Inventory, node: Node | None) -> dict[str, str]:
         "SEEDBED_NVIDIA_DRIVER": software.nvidia_driver if gpu else "",
         "SEEDBED_NVIDIA_MODULES": software.nvidia_modules if gpu else "",
         "SEEDBED_NVIDIA_TOOLKIT_VERSION": software.nvidia_toolkit_version,
+        "SEEDBED_SSHD_DROP_IN": ssh.DROP_IN,
+        "SEEDBED_SSHD_CONFIG": ssh.sshd_config(),
     }
 
 
@@ -204,8 +129,7 @@ def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
     config["storage"]["layout"]["match"] = installer_match(node.disk)
     config["identity"] = {"hostname": node.hostname, "username": inv.admin.username,
                           "password": inv.admin.password_hash}
-    config["ssh"] = {"install-server": True, "authorized-keys": admin_keys(inv, service_key),
-                     "allow-pw": False}
+    config["ssh"] = ssh.installer_ssh(admin_keys(inv, service_key))
     if inv.site.apt.proxy:
         config["proxy"] = inv.site.apt.proxy
     if inv.site.apt.mirror:
@@ -270,3 +194,26 @@ def user_data(inv: Inventory, node: Node, urls: SeedUrls, method: str,
 
 def vendor_data() -> str:
     return cloud_config({})
+
+
+# A node's NoCloud seed files (the web serves deploy.json beside them for image installs).
+SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh")
+UserDataRenderer = Callable[[Inventory, Node, SeedUrls, str, "str | None"], str]
+
+
+def seed_file(name: str, inv: Inventory, node: Node, urls: SeedUrls, *, method: str,
+              install_id: int, service_key: str | None,
+              render_user_data: UserDataRenderer = user_data) -> str:
+    """One file of SEED_FILES: what the web serves for a token and `seedbed render` previews.
+
+    `render_user_data`: the service passes its per-inventory cache (seed_texts.SeedTexts).
+    """
+    if name == "user-data":
+        return render_user_data(inv, node, urls, method, service_key)
+    if name == "meta-data":
+        return to_yaml(meta_data(inv, node, install_id))
+    if name == "vendor-data":
+        return vendor_data()
+    if name == "provision.sh":
+        return provision_script(inv, node)
+    raise ValueError(f"no seed file {name!r}; there are {', '.join(SEED_FILES)}")

@@ -1,4 +1,12 @@
-"""The running service's parts, wired once: settings, the inventory, the store, the lifecycle."""
+"""The running service's parts, wired once: settings, the inventory, the store, the lifecycle.
+
+Constructing a Seedbed reads the inventory and opens the store, nothing more; `start()`
+and `stop()` own every long-running part (the cluster job runner, the dnsmasq supervisor,
+the inventory watcher). The inventory changes only through `refresh()` (the watcher's
+call) or an edit this process made (`accept_discovered`), never as a side effect of
+reading it. `read_only=True` opens what the state folder holds without writing to it
+(the previews and listings of the CLI).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .cluster import ClusterManager, ClusterOptions
+from .errors import SeedbedError
 from .inventory import Inventory, InventoryError, load_inventory
 from .inventory_edit import add_node
+from .lan.supervisor import DnsmasqSupervisor
 from .lifecycle import Lifecycle
 from .power import PowerControl, PowerOptions
 from .seed_texts import SeedTexts
@@ -27,109 +37,98 @@ class Settings:
     inventory_path: Path
     state_dir: Path
     files_dir: Path | None = None  # kernels, initrds, images; default STATE/files
-    reload_seconds: float = 2.0
+    reload_seconds: float = 2.0  # how often the watcher looks at the inventory file
     cluster: ClusterOptions = ClusterOptions()  # retries, back-off, time-outs of cluster jobs
     power: PowerOptions = PowerOptions()  # retries, back-off and status polling of power jobs
+    dnsmasq: bool = False  # run and follow dnsmasq (DHCP, TFTP, DNS per the inventory)
 
     @property
     def artifacts(self) -> Path:
         return self.files_dir or self.state_dir / "files"
 
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "seedbed.sqlite3"
 
-class InventorySource:
-    """The inventory file, reloaded when it changes; a broken edit keeps the last good one."""
 
-    def __init__(self, path: Path, inventory: Inventory, on_change: Callable[[Inventory], None],
-                 reload_seconds: float):
-        self.path = path
-        self._on_change = on_change
-        self._reload_seconds = reload_seconds
-        self._lock = threading.Lock()
-        self._checked = 0.0
-        self._stamp = self._file_stamp()
-        self._inventory = inventory
-        on_change(inventory)
-
-    def _file_stamp(self) -> tuple[int, int]:
-        st = os.stat(self.path)
-        return (st.st_mtime_ns, st.st_size)
-
-    def get(self) -> Inventory:
-        now = time.monotonic()
-        if now - self._checked >= self._reload_seconds:
-            with self._lock:
-                if now - self._checked >= self._reload_seconds:
-                    self._checked = now
-                    self._maybe_reload()
-        return self._inventory
-
-    def replace(self, inventory: Inventory) -> None:
-        """Take an inventory this process just wrote to the file."""
-        with self._lock:
-            self._on_change(inventory)
-            self._inventory = inventory
-            self._stamp = self._file_stamp()
-
-    def _maybe_reload(self) -> None:
-        try:
-            stamp = self._file_stamp()
-            if stamp == self._stamp:
-                return
-            self._stamp = stamp
-            inventory = load_inventory(self.path).inventory
-        except (OSError, InventoryError) as exc:
-            log.error("inventory %s not reloaded, keeping the last good one: %s", self.path, exc)
-            return
-        self._on_change(inventory)
-        self._inventory = inventory
-        log.info("inventory %s reloaded: %d nodes", self.path, len(inventory.nodes))
+class StateFolderError(SeedbedError):
+    """The state folder cannot be used (it is a file, or cannot be created)."""
 
 
 class Seedbed:
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time, *,
+                 read_only: bool = False):
         self.settings = settings
+        self.read_only = read_only
         # A bad inventory must fail before any state is created or changed.
-        inventory = load_inventory(settings.inventory_path).inventory
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(settings.state_dir, 0o700)  # tokens' hashes, the service key, credentials
-        self.store = Store(settings.state_dir / "seedbed.sqlite3")
+        self.inventory: Inventory = load_inventory(settings.inventory_path).inventory
+        self._stamp = _file_stamp(settings.inventory_path)
+        _check_state_folder(settings.state_dir)
+        self.store = Store.reader(settings.database) if read_only else Store(_state_folder(settings))
         self.lifecycle = Lifecycle(self.store, clock)
         self.seed_texts = SeedTexts()
-        self._listeners: list[Callable[[Inventory], None]] = []
-        self.inventory_source = InventorySource(settings.inventory_path, inventory,
-                                                self._inventory_changed, settings.reload_seconds)
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
         self.power = PowerControl(self.store, lambda: self.inventory, settings.state_dir,
                                   settings.power, clock)
+        self.dnsmasq = (DnsmasqSupervisor(settings.state_dir / "dnsmasq", record=self.lifecycle.note)
+                        if settings.dnsmasq else None)
+        self._lock = threading.Lock()  # one inventory taken at a time (refresh, edits)
+        self._watcher: _Watcher | None = None
+        if not read_only:
+            self.lifecycle.sync(self.inventory)
+
+    # -- long-running parts ------------------------------------------------------
 
     def start(self) -> None:
-        """The long-running parts of `seedbed serve`: the SSH key pair, cluster and power jobs."""
+        """`seedbed serve`'s background parts: cluster and power jobs, dnsmasq, the inventory
+        watcher."""
+        if self.read_only:
+            raise RuntimeError("a read-only Seedbed cannot start")
         self.cluster.start()
         self.power.start()
+        if self.dnsmasq is not None:
+            self.dnsmasq.update(self.inventory)
+            self.dnsmasq.start()
+        self._watcher = _Watcher(self.refresh, self.settings.reload_seconds)
+        self._watcher.start()
 
-    def service_key(self) -> str | None:
-        """seedbed's public SSH key line, authorized on every node; None before the first start."""
-        key = self.cluster.service_key
-        return key.public if key else None
+    def stop(self) -> None:
+        """Stop what start() started, the last started first."""
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self.dnsmasq is not None:
+            self.dnsmasq.stop()
+        self.power.stop()
+        self.cluster.stop()
+        self.store.close()
 
-    def node_ready(self, hostname: str) -> None:
-        """Hook after a ready callback (healthy or not): the cluster may need a run."""
-        self.cluster.node_ready(hostname)
+    # -- the inventory ---------------------------------------------------------------
 
-    def _inventory_changed(self, inventory: Inventory) -> None:
+    def refresh(self) -> bool:
+        """Take the inventory file if it changed since it was last taken: node rows synced,
+        dnsmasq's configuration followed. A broken edit keeps the last good inventory
+        (logged). True when a new inventory was taken."""
+        path = self.settings.inventory_path
+        with self._lock:
+            try:
+                stamp = _file_stamp(path)
+                if stamp == self._stamp:
+                    return False
+                self._stamp = stamp
+                inventory = load_inventory(path).inventory
+            except (OSError, InventoryError) as exc:
+                log.error("inventory %s not reloaded, keeping the last good one: %s", path, exc)
+                return False
+            self._take(inventory)
+        log.info("inventory %s reloaded: %d nodes", path, len(inventory.nodes))
+        return True
+
+    def _take(self, inventory: Inventory) -> None:
         self.lifecycle.sync(inventory)
-        for listener in list(self._listeners):
-            listener(inventory)
-
-    def add_inventory_listener(self, listener: Callable[[Inventory], None]) -> None:
-        """Call `listener` with the current inventory now and with each new one it loads."""
-        self._listeners.append(listener)
-        listener(self.inventory)
-
-    @property
-    def inventory(self) -> Inventory:
-        return self.inventory_source.get()
+        if self.dnsmasq is not None:
+            self.dnsmasq.update(inventory)
+        self.inventory = inventory
 
     def accept_discovered(self, mac: str, node: dict[str, Any], who: str) -> Inventory:
         """Add a discovered machine to the inventory file and take the new inventory at once.
@@ -144,5 +143,65 @@ class Seedbed:
 
     def _take_written(self, inventory: Inventory) -> Inventory:
         # Under the edit lock: the next edit starts from this file, and the one in memory.
-        self.inventory_source.replace(inventory)
+        with self._lock:
+            self._take(inventory)
+            self._stamp = _file_stamp(self.settings.inventory_path)
         return inventory
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def service_key(self) -> str | None:
+        """seedbed's public SSH key line, authorized on every node; None before the first start."""
+        key = self.cluster.service_key
+        return key.public if key else None
+
+    def node_ready(self, hostname: str) -> None:
+        """Hook after a ready callback (healthy or not): the cluster may need a run."""
+        self.cluster.node_ready(hostname)
+
+
+class _Watcher:
+    """Calls `refresh` every `seconds` on its own thread, so an edited inventory file is
+    taken even when no machine is asking seedbed anything."""
+
+    def __init__(self, refresh: Callable[[], object], seconds: float):
+        self._refresh = refresh
+        self._seconds = max(seconds, 0.05)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inventory-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._seconds):
+            try:
+                self._refresh()
+            except Exception:  # the watcher must outlive any one failure
+                log.exception("inventory refresh failed")
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _check_state_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise StateFolderError(f"state folder {folder} is not a folder")
+
+
+def _state_folder(settings: Settings) -> Path:
+    """The state folder, made private (tokens' hashes, the service key, credentials);
+    the database's path in it."""
+    folder = settings.state_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+    except OSError as exc:
+        raise StateFolderError(f"state folder {folder} cannot be used: {exc.strerror}") from None
+    return settings.database

@@ -1,36 +1,20 @@
-"""The embedded store: SQLite in the state folder, one connection per thread.
+"""The store's tables and their queries: nodes, installs, events, discovered machines,
+admin tokens (the connections, transactions and durability: seedbed.database).
 
-WAL mode lets the HTTP threads read while one writer commits; every state
-change is one transaction, so a crash leaves the last committed state.
 What unauthenticated machines write (discovered MACs, events) is capped
 (seedbed.limits): the oldest rows roll off and the number dropped is kept.
-
-Durability: every commit reaches the WAL file at once, so it survives the process
-being killed. A durable transaction (the default: callbacks, installs begun, admin
-changes) also returns only once the WAL is fsynced, so what a machine or an admin
-was told survives a power cut, as with SQLite's synchronous=FULL. The fsync is
-shared (group commit): commits are written with synchronous=NORMAL, and one fsync
-of the WAL covers every commit before it, so writers that commit while an fsync
-runs wait for the next one together instead of one fsync each (an fsync costs
-milliseconds; fifty machines at once made a queue of them). Records (a boot, a
-discovered MAC, a seed fetched) wait for no fsync; the next one covers them too.
-SQLite itself fsyncs the WAL before a checkpoint and the database after it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from . import limits, schema
+from . import limits
+from .database import Database
 
 
 @dataclass(frozen=True)
@@ -72,75 +56,8 @@ class EventRow:
     data: Any
 
 
-class Store:
-    def __init__(self, path: Path):
-        self.path = path
-        self._local = threading.local()
-        # One writer at a time inside this process: SQLite's own busy handler
-        # sleeps in growing steps, which turns write contention into long tails.
-        self._write_lock = threading.Lock()
-        self._sync_lock = threading.Lock()  # one WAL fsync at a time
-        self._commits = 0  # commits made by this process (under _write_lock)
-        self._synced = 0  # commits an fsync has covered (under _sync_lock)
-        self._wal = path.with_name(path.name + "-wal")
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _private_file(path)
-        with self._write_lock:
-            schema.migrate(self._connect())
-
-    def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                 check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # the WAL fsync is ours: _sync_through
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute(f"PRAGMA journal_size_limit={limits.WAL_MAX_BYTES}")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic.
-        `durable=False` for records that need not be fsynced before the answer (module doc)."""
-        db = self._connect()
-        with self._write_lock:
-            changes = db.total_changes
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            if db.total_changes == changes:
-                return  # nothing written (a check that found nothing to do): nothing to sync
-            self._commits += 1
-            mine = self._commits
-        if durable:
-            self._sync_through(mine)
-
-    def _sync_through(self, commit: int) -> None:
-        """Return once an fsync of the WAL began after `commit` was written."""
-        with self._sync_lock:
-            if self._synced >= commit:
-                return  # the fsync this thread waited behind covered it
-            covered = self._commits  # every commit counted so far is in the WAL
-            try:
-                fd = os.open(self._wal, os.O_RDONLY)
-            except FileNotFoundError:  # checkpointed and removed: SQLite synced the database
-                fd = None
-            if fd is not None:
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            self._synced = covered
-
-    def read(self) -> sqlite3.Connection:
-        return self._connect()
+class Store(Database):
+    """seedbed's SQLite store; each write method takes the transaction's connection."""
 
     # -- nodes ---------------------------------------------------------------
 
@@ -324,21 +241,10 @@ class Store:
         ).fetchone()
         return row["label"] if row else None
 
-    def has_admin_tokens(self) -> bool:
-        return self.read().execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
-
 
 def _loads(text: str) -> Any:
     """Stored JSON; a NaN or Infinity an older seedbed stored reads as null (never re-emitted)."""
     return json.loads(text, parse_constant=lambda _word: None)
-
-
-def _private_file(path: Path) -> None:
-    """Create the database 0600 (SQLite gives its -wal and -shm files the same mode)."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if file.exists():
-            os.chmod(file, 0o600)
 
 
 def _node(row: sqlite3.Row) -> NodeRow:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .inventory import Inventory
+from .errors import NotFound
+from .inventory import Inventory, Node
 from .lifecycle import Lifecycle
 from .store import EventRow
 
@@ -32,10 +33,17 @@ def node_summaries(inv: Inventory, lifecycle: Lifecycle) -> list[dict[str, Any]]
     return out
 
 
-def node_detail(inv: Inventory, lifecycle: Lifecycle, hostname: str) -> dict[str, Any] | None:
-    summary = next((s for s in node_summaries(inv, lifecycle) if s["hostname"] == hostname), None)
-    if summary is None:
-        return None
+def inventory_node(inv: Inventory, hostname: str) -> Node:
+    """The inventory's node of that name, or NotFound."""
+    node = inv.node_by_hostname(hostname)
+    if node is None:
+        raise NotFound(f"no node {hostname!r} in the inventory")
+    return node
+
+
+def node_detail(inv: Inventory, lifecycle: Lifecycle, hostname: str) -> dict[str, Any]:
+    inventory_node(inv, hostname)
+    summary = next(s for s in node_summaries(inv, lifecycle) if s["hostname"] == hostname)
     row = lifecycle.store.node(hostname)
     summary["facts"] = row.facts if row else None
     return summary

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from support import Started
+
 from .image import TestImage, build_test_image
 from .qemu import Guest
 
@@ -97,14 +99,10 @@ def guest(boot_requirements: None, tmp_path: Path) -> Iterator[Callable[..., Gue
     """Factory: `guest(tftp_dir=..., mac=..., firmware=..., base_disk=...)` returns a
     started Guest whose files (console.log, qemu.log, disk overlay) live in tmp_path;
     every guest is killed at teardown."""
-    guests: list[Guest] = []
+    guests = Started()
 
     def make(**kwargs: Any) -> Guest:
-        g = Guest(tmp_path / f"guest{len(guests)}", **kwargs)
-        guests.append(g)
-        g.start()
-        return g
+        return guests.add(Guest(tmp_path / f"guest{len(guests)}", **kwargs))
 
     yield make
-    for g in guests:
-        g.stop()
+    guests.stop_all()

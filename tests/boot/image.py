@@ -2,34 +2,31 @@
 
 The image is a raw ext4 root filesystem plus the kernel and initrd copied out
 of it, so a guest can be netbooted with `root=/dev/vda`. Building takes about
-a minute; later runs reuse the cache entry keyed by package list + recipe.
+a minute; later runs reuse the cache entry keyed by package list + recipe
+(seedbed.deploy.build.cached: one folder per input hash, renamed into place).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from seedbed.deploy.aptsources import debian_mirror as system_debian_mirror
+from seedbed.deploy.build import BuildError, cached, input_key, manifest, mmdebstrap, run
 
 log = logging.getLogger(__name__)
 
 # Bump whenever the recipe below changes in a way that alters the image.
-RECIPE_VERSION = "4"
+# 5: built by seedbed.deploy.build (its manifest.json marks a complete entry).
+RECIPE_VERSION = "5"
 SUITE = "bookworm"
 DISK_SIZE = 2 * 1024**3  # sparse; leaves room for tests writing to the overlay
-BUILD_TIMEOUT = 30 * 60
-LOCK_TIMEOUT = BUILD_TIMEOUT + 60
 
 # ifupdown + isc-dhcp-client is the renderer cloud-init uses on bookworm
 # (no netplan there); dbus lets cloud-init set the hostname via hostnamectl.
@@ -104,125 +101,38 @@ def debian_mirror() -> str:
 
 
 def cache_key(packages: tuple[str, ...] = PACKAGES) -> str:
-    recipe = "\n".join([RECIPE_VERSION, SUITE, *sorted(packages), _ESSENTIAL_HOOK, _CUSTOMIZE_HOOK])
-    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    return input_key(RECIPE_VERSION, SUITE, *sorted(packages), _ESSENTIAL_HOOK, _CUSTOMIZE_HOOK)
 
 
 def build_test_image(cache_root: Path | None = None) -> TestImage:
     """Return the cached image, building it first if no complete entry exists."""
     root = Path(cache_root) if cache_root else default_cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    entry = root / f"{SUITE}-{cache_key()}"
-    if not _complete(entry):
-        with _locked(root / ".lock"):
-            if not _complete(entry):  # another process may have built it meanwhile
-                _remove_stale_temps(root)
-                _build(entry)
-    return _load(entry)
+    entry = cached(root, SUITE, cache_key(), _build)
+    return TestImage(kernel=entry / "vmlinuz", initrd=entry / "initrd.img", disk=entry / "disk.raw",
+                     packages=list(manifest(entry)["packages"]), manifest=manifest(entry))
 
 
-def _complete(entry: Path) -> bool:
-    # The manifest is written last and the directory renamed into place
-    # atomically, so its presence means the entry is whole.
-    return (entry / "image.json").is_file()
-
-
-def _load(entry: Path) -> TestImage:
-    manifest = json.loads((entry / "image.json").read_text())
-    return TestImage(
-        kernel=entry / "vmlinuz",
-        initrd=entry / "initrd.img",
-        disk=entry / "disk.raw",
-        packages=list(manifest["packages"]),
-        manifest=manifest,
-    )
-
-
-class _locked:
-    """Exclusive flock with a bounded wait (a build holds it for ~1-2 min)."""
-
-    def __init__(self, path: Path, timeout: float = LOCK_TIMEOUT) -> None:
-        self.path, self.timeout = path, timeout
-
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.timeout
-        while not self._try_lock():
-            if time.monotonic() > deadline:
-                os.close(self.fd)
-                raise TimeoutError(f"timed out waiting for image build lock {self.path}")
-            time.sleep(1)
-
-    def _try_lock(self) -> bool:
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def _remove_stale_temps(root: Path) -> None:
-    # We hold the lock, so any temp dir left is from a builder that died.
-    for tmp in root.glob("tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _build(entry: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=entry.parent))
+def _build(tmp: Path) -> dict[str, Any]:
     tmp.chmod(0o755)  # mkdtemp makes it 0700; the entry is meant to be shared read-only
-    try:
-        started = time.monotonic()
-        _say(f"building test image {entry.name} (first run only, ~1-2 min)")
-        rootfs = tmp / "rootfs"
-        _mmdebstrap(rootfs)
-        kver = _copy_boot_files(rootfs, tmp)
-        _make_disk(rootfs, tmp / "disk.raw")
-        shutil.rmtree(rootfs)
-        seconds = round(time.monotonic() - started, 1)
-        manifest = {
-            "suite": SUITE,
-            "packages": list(PACKAGES),
-            "recipe_version": RECIPE_VERSION,
-            "kernel_version": kver,
-            "mirror": debian_mirror(),
-            "build_seconds": seconds,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (tmp / "image.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        os.rename(tmp, entry)
-        _say(f"test image built in {seconds}s: {entry}")
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _mmdebstrap(rootfs: Path) -> None:
-    cmd = [
-        "mmdebstrap",
-        "--variant=minbase",
-        "--components=main",
-        f"--include={','.join(PACKAGES)}",
-        f"--essential-hook={_ESSENTIAL_HOOK}",
-        f"--customize-hook={_CUSTOMIZE_HOOK}",
-        SUITE,
-        str(rootfs),
-        debian_mirror(),
-    ]
-    _run(cmd, "mmdebstrap")
+    _say(f"building test image {SUITE}-{cache_key()} (first run only, ~1-2 min)")
+    rootfs = tmp / "rootfs"
+    mmdebstrap(rootfs, PACKAGES, debian_mirror(), SUITE,
+               hooks=[("essential", _ESSENTIAL_HOOK), ("customize", _CUSTOMIZE_HOOK)])
+    kver = _copy_boot_files(rootfs, tmp)
+    _make_disk(rootfs, tmp / "disk.raw")
+    shutil.rmtree(rootfs)
+    return {"suite": SUITE, "packages": list(PACKAGES), "recipe_version": RECIPE_VERSION,
+            "kernel_version": kver, "mirror": debian_mirror()}
 
 
 def _copy_boot_files(rootfs: Path, dest: Path) -> str:
     kernels = sorted((rootfs / "boot").glob("vmlinuz-*"))
     if len(kernels) != 1:
-        raise RuntimeError(f"expected one kernel in {rootfs}/boot, found {kernels}")
+        raise BuildError(f"expected one kernel in {rootfs}/boot, found {kernels}")
     kver = kernels[0].name.removeprefix("vmlinuz-")
     initrd = rootfs / "boot" / f"initrd.img-{kver}"
     if not initrd.is_file():
-        raise RuntimeError(f"no initrd for kernel {kver} in {rootfs}/boot")
+        raise BuildError(f"no initrd for kernel {kver} in {rootfs}/boot")
     shutil.copyfile(kernels[0], dest / "vmlinuz")
     shutil.copyfile(initrd, dest / "initrd.img")
     return kver
@@ -232,16 +142,7 @@ def _make_disk(rootfs: Path, disk: Path) -> None:
     # mkfs.ext4 -d copies the tree into the new filesystem: no loop mount needed.
     with open(disk, "wb") as f:
         f.truncate(DISK_SIZE)
-    _run(["mkfs.ext4", "-q", "-F", "-L", "seedbed-root", "-d", str(rootfs), str(disk)], "mkfs.ext4")
-
-
-def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(
-        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=BUILD_TIMEOUT
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        raise RuntimeError(f"{what} failed (rc={proc.returncode}):\n{tail}")
+    run(["mkfs.ext4", "-q", "-F", "-L", "seedbed-root", "-d", str(rootfs), str(disk)], "mkfs.ext4")
 
 
 def _say(msg: str) -> None:

@@ -43,22 +43,32 @@ def lab_inventory(base_url: str, admin_key: str, nodes: list[dict[str, Any]]) ->
 
 
 class Lab:
-    """One service with its state under `root`; start() runs it, stop() ends it."""
+    """One service with its state under `root`; start() runs it, stop() ends it.
 
-    def __init__(self, root: Path, image: TestImage, admin_key: str, nodes: list[dict[str, Any]],
-                 host_ip: str = HOST_IP, extra_args: tuple[str, ...] = ()):
+    The boot tests' lab by default (the Debian test kernel and its profile); a suite with
+    other files and nodes (the golden image's) passes `inventory`, given the service's URL,
+    and fills `files` before start().
+    """
+
+    def __init__(self, root: Path, image: TestImage | None, admin_key: str,
+                 nodes: list[dict[str, Any]], host_ip: str = HOST_IP,
+                 extra_args: tuple[str, ...] = (),
+                 inventory: Callable[[str], dict[str, Any]] | None = None):
         """`host_ip`: how guests reach the service (slirp's host, or a guestfwd address)."""
         self.root = root
         self.port = free_port()  # chosen first: the inventory's base_url names it
         self.base_url = f"http://{host_ip}:{self.port}"
-        files = root / "files"
-        place_file(image.kernel, files / "test" / "vmlinuz")
-        place_file(image.initrd, files / "test" / "initrd.img")
-        self.inventory = write_inventory(root / "lab.yaml", lab_inventory(self.base_url, admin_key, nodes))
+        self.files = root / "files"
+        self.files.mkdir(parents=True, exist_ok=True)
+        if image is not None:
+            place_file(image.kernel, self.files / "test" / "vmlinuz")
+            place_file(image.initrd, self.files / "test" / "initrd.img")
+        data = (inventory or (lambda url: lab_inventory(url, admin_key, nodes)))(self.base_url)
+        self.inventory = write_inventory(root / "lab.yaml", data)
         self.state = root / "state"
         # Cluster auto-runs off: a ready node must not start an `rke up` in a boot test.
         self.server = ServeProcess(self.inventory, self.state, port=self.port,
-                                   extra_args=["--files", str(files), *extra_args],
+                                   extra_args=["--files", str(self.files), *extra_args],
                                    env={"SEEDBED_CLUSTER_AUTO": "0"})
         self.tftp = root / "tftp"
         self.headers: dict[str, str] = {}

@@ -16,13 +16,14 @@ import ctypes
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
+
+from support import free_port
 
 HOST_IP = "10.0.2.2"  # the host as seen from a slirp guest
 QEMU = "qemu-system-x86_64"
@@ -65,13 +66,6 @@ class BootStageError(AssertionError):
 class SshKey:
     path: Path  # private key file
     public: str  # "ssh-ed25519 AAAA... comment"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (small race; fine for tests)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_ed25519_key(directory: Path, name: str = "id_ed25519") -> SshKey:

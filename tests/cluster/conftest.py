@@ -7,8 +7,6 @@ import copy
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ import yaml
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ADMIN_KEY, seed_token
+from support import ADMIN_KEY, ServeProcess, Started, healthy_facts, seed_token
 
 from . import fake_tool
 
@@ -54,23 +52,6 @@ def lab_inventory(nodes: list[dict[str, Any]] | None = None, **cluster: Any) -> 
     section = copy.deepcopy(CLUSTER)
     section.update(cluster)
     return inventory_data(nodes=copy.deepcopy(nodes or NODES), cluster=section)
-
-
-def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A ready report that passes every health check for this inventory node."""
-    gpus = node.get("gpus", 0)
-    facts = {
-        "hostname": node["hostname"],
-        "gpus": [{"name": "NVIDIA RTX A6000", "driver": "535.183.01"}] * gpus,
-        "nvidia_smi": bool(gpus),
-        "docker": {"version": "24.0.9", "default_runtime": "nvidia" if gpus else "runc",
-                   "runtimes": ["io.containerd.runc.v2", "nvidia", "runc"]},
-        "sshd": {"passwordauthentication": "no", "permitrootlogin": "no",
-                 "allowtcpforwarding": "yes"},
-        "swap_kib": 0,
-    }
-    facts.update(changes)
-    return facts
 
 
 @dataclass
@@ -112,12 +93,6 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 20.0,
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     """`seedbed serve` as a real subprocess on a free port, PATH pointing at the fakes."""
@@ -126,10 +101,9 @@ class Served:
     state: Path
     fakes: Fakes
     env_extra: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
+    server: ServeProcess | None = None
     port: int = 0
     token: str = ""
-    runs: int = 0
 
     @property
     def base(self) -> str:
@@ -139,41 +113,20 @@ class Served:
         if not self.token:
             self.token = new_token()
             Store(self.state / "seedbed.sqlite3").add_admin_token(token_hash(self.token), "tests")
-        self.port = free_port()
-        env = {**os.environ, **self.fakes.env(), "SEEDBED_CLUSTER_BACKOFF_SECONDS": "0.1",
+        env = {**self.fakes.env(), "SEEDBED_CLUSTER_BACKOFF_SECONDS": "0.1",
                "SEEDBED_CLUSTER_POLL_SECONDS": "0.05", "SEEDBED_CLUSTER_WEBHOOK_TIMEOUT": "10",
                **self.env_extra}
-        self.runs += 1
-        log = open(self.state.parent / f"serve-{self.runs}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(SEEDBED), "serve", "--inventory", str(self.inventory), "--state", str(self.state),
-             "--host", "127.0.0.1", "--port", str(self.port), "--threads", "4"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_for("seedbed serve to answer /healthz", self._healthy)
-
-    def _healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            text = (self.state.parent / f"serve-{self.runs}.log").read_text()
-            pytest.fail(f"seedbed serve exited with {self.proc.returncode}:\n{text}", pytrace=False)
-        try:
-            return requests.get(f"{self.base}/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            return False
+        self.server = ServeProcess(self.inventory, self.state, extra_args=["--threads", "4"],
+                                   env=env).start()
+        self.port = self.server.port
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        assert self.server is not None
+        self.server.stop(signal.SIGKILL)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.server is not None:
+            self.server.stop()
 
     # -- HTTP -------------------------------------------------------------------
 
@@ -224,21 +177,17 @@ class Served:
 
 @pytest.fixture
 def serve(tmp_path: Path, fakes: Fakes) -> Iterator[Callable[..., Served]]:
-    started: list[Served] = []
+    started = Started()
 
     def make(data: dict[str, Any], **env: str) -> Served:
         inventory = tmp_path / "lab.yaml"
         inventory.write_text(yaml.safe_dump(data, sort_keys=False))
         state = tmp_path / "state"
         state.mkdir(exist_ok=True)
-        served = Served(inventory, state, fakes, dict(env))
-        started.append(served)
-        served.start()
-        return served
+        return started.add(Served(inventory, state, fakes, dict(env)))
 
     yield make
-    for served in started:
-        served.stop()
+    started.stop_all()
     for call in fakes.calls():  # a fake left hanging by a failed test
         if call.get("outcome") == "hang":
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import yaml
+import pytest
 
 from seedbed.cluster import addons, data
 from seedbed.cluster.state import ClusterPaths, password_source, rancher_password
-from seedbed.inventory import parse_inventory
+from support import inventory_of
 
 from .conftest import lab_inventory
 
 
 def inventory(**cluster):  # noqa: ANN003, ANN201
-    return parse_inventory(yaml.safe_dump(lab_inventory(**cluster))).inventory
+    return inventory_of(lab_inventory(**cluster))
 
 
 def test_every_add_on_in_order_with_the_inventory_values() -> None:
@@ -62,3 +62,43 @@ def test_the_bootstrap_password_is_generated_once_or_taken_from_the_inventory(tm
     given = inventory(rancher={"bootstrap_password": "correct-horse-battery"})
     assert rancher_password(given, paths) == "correct-horse-battery"
     assert password_source(given, paths) == "inventory"
+
+
+def _with_charts(monkeypatch, charts: list[dict]) -> None:  # noqa: ANN001
+    versions = data.versions()
+    monkeypatch.setattr(data, "versions", lambda: {**versions, "charts": charts})
+
+
+def test_every_chart_says_when_it_is_installed() -> None:
+    charts = data.versions()["charts"]
+    assert all(chart["when"] in addons.WHEN for chart in charts)
+    assert {c["release"]: c["when"] for c in charts}["nvidia-device-plugin"] == "gpu_nodes"
+
+
+def test_a_chart_with_an_unknown_or_no_condition_is_an_error(monkeypatch) -> None:  # noqa: ANN001
+    inv = inventory()
+    charts = data.versions()["charts"]
+    toy = {"release": "toy", "chart": "toy", "version": "1.0.0", "namespace": "toy", "repo": "x"}
+    for when in ({"when": "sometimes"}, {}):
+        _with_charts(monkeypatch, [*charts, {**toy, **when}])
+        with pytest.raises(addons.UnknownAddon, match="chart 'toy' has when: "):
+            addons.plan(inv, inv.nodes)
+    # Even where the others would not be installed: the data is wrong, not the cluster.
+    with pytest.raises(addons.UnknownAddon):
+        addons.plan(inventory(load_balancer=None, nfs=None, rancher={"enabled": False}), [])
+
+
+def test_a_new_chart_is_data_and_values_for_a_dropped_chart_are_an_error(monkeypatch) -> None:  # noqa: ANN001
+    inv = inventory()
+    charts = data.versions()["charts"]
+    toy = {"release": "toy", "when": "always", "chart": "toy", "version": "1.0.0",
+           "namespace": "toy", "repo": "https://charts.lab.test"}
+    _with_charts(monkeypatch, [*charts, toy])
+    real_values = data.chart_values
+    monkeypatch.setattr(data, "chart_values",
+                        lambda name: {"toy": True} if name == "toy" else real_values(name))
+    releases = addons.plan(inv, [])
+    assert releases[-1].release == "toy" and releases[-1].values == {"toy": True}
+    _with_charts(monkeypatch, [c for c in charts if c["release"] != "rancher"])
+    with pytest.raises(addons.UnknownAddon, match="'rancher', which rke/versions.yaml does not list"):
+        addons.plan(inv, inv.nodes)

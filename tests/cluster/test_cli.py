@@ -70,6 +70,7 @@ def test_cluster_up_refuses_while_another_process_runs_a_job(in_process, capsys,
                                                             tmp_path: Path) -> None:  # noqa: ANN001
     lab = in_process(lab_inventory(ONE), auto=False)
     lock = lab.service.cluster.paths.lock
+    lab.service.cluster.paths.prepare()  # as start() does: the other process locks first
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, sys, time\n"
          f"f = open({str(lock)!r}, 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"

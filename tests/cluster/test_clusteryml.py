@@ -6,13 +6,12 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 from seedbed.cluster import clusteryml
 from seedbed.cluster.clusteryml import ClusterYmlError
-from seedbed.inventory import load_inventory, parse_inventory
+from seedbed.inventory import load_inventory
 from seedbed.resources import default_inventory
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 from . import rke_fields
 
@@ -84,7 +83,7 @@ def test_an_even_etcd_count_is_a_warning_and_labels_are_checked(lab_document) ->
 def test_inventory_choices_reach_cluster_yml() -> None:
     data = inventory_data(cluster={"kubernetes_version": "v1.30.9-rancher1-1",
                                    "network_plugin": "calico"})
-    inv = parse_inventory(yaml.safe_dump(data)).inventory
+    inv = inventory_of(data)
     doc = clusteryml.build(inv, inv.nodes, KEY)
     assert doc["kubernetes_version"] == "v1.30.9-rancher1-1"
     assert doc["network"]["plugin"] == "calico"

@@ -9,17 +9,17 @@ import yaml
 
 from seedbed.inventory import InventoryError, load_inventory, parse_inventory
 from seedbed.resources import default_inventory
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 
 def problems(cluster: dict[str, Any]) -> list[str]:
     with pytest.raises(InventoryError) as caught:
-        parse_inventory(yaml.safe_dump(inventory_data(cluster=cluster)))
+        inventory_of(inventory_data(cluster=cluster))
     return [f"{p.path}: {p.message}" for p in caught.value.problems]
 
 
 def test_every_key_is_optional() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     cluster = inv.cluster
     assert (cluster.network_plugin, cluster.load_balancer, cluster.nfs) == ("canal", None, None)
     assert cluster.rancher.enabled and cluster.rancher.bootstrap_password is None
@@ -33,8 +33,8 @@ def test_the_example_lab_has_a_realistic_cluster_section() -> None:
 
 
 def test_a_cidr_pool_is_accepted_as_a_range() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data(
-        cluster={"load_balancer": "10.20.0.240/29"}))).inventory
+    inv = inventory_of(inventory_data(
+        cluster={"load_balancer": "10.20.0.240/29"}))
     assert inv.cluster.load_balancer == "10.20.0.240-10.20.0.247"
 
 
@@ -71,8 +71,8 @@ def test_weave_is_refused_from_kubernetes_1_30_with_its_line() -> None:
     assert (problem.path, problem.line) == ("cluster.network_plugin", line)
     assert problem.message == ("rke refuses weave for Kubernetes >= 1.30 (v1.30.14-rancher1-1 "
                                "here): use one of canal, calico, flannel, none")
-    older = parse_inventory(yaml.safe_dump(inventory_data(cluster={
-        "network_plugin": "weave", "kubernetes_version": "v1.29.15-rancher1-1"}))).inventory
+    older = inventory_of(inventory_data(cluster={
+        "network_plugin": "weave", "kubernetes_version": "v1.29.15-rancher1-1"}))
     assert older.cluster.network_plugin == "weave"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from seedbed import cli
+from support import healthy_facts
 
-from .conftest import NODES, healthy_facts, lab_inventory, wait_for
+from .conftest import NODES, lab_inventory, wait_for
 from .test_cli import _args
 
 LATEST = "https://releases.rancher.com/server-charts/latest"

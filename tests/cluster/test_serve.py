@@ -11,8 +11,9 @@ import yaml
 
 from seedbed.cluster import data
 from seedbed.cluster.proc import process_start
+from support import healthy_facts
 
-from .conftest import NODES, cluster_yml, healthy_facts, helm_values, lab_inventory, wait_for
+from .conftest import NODES, cluster_yml, helm_values, lab_inventory, wait_for
 
 CHART_ORDER = ["metallb", "cert-manager", "rancher", "nvidia-device-plugin",
                "nfs-subdir-external-provisioner"]

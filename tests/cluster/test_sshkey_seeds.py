@@ -10,8 +10,7 @@ import yaml
 
 from seedbed import seeds
 from seedbed.cluster.sshkey import ensure_service_key, load_service_key
-from seedbed.inventory import parse_inventory
-from support import ADMIN_KEY, inventory_data
+from support import ADMIN_KEY, inventory_data, inventory_of
 
 
 def _mode(path: Path) -> int:
@@ -39,7 +38,7 @@ def test_the_key_pair_is_made_once_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_the_service_key_is_authorized_in_both_seeds_once() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     node = inv.nodes[0]
     urls = seeds.SeedUrls(inv.site.base_url, "T" * 43)
     service = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeServiceKeyForTestsOnly00000000000 seedbed@host"

@@ -58,6 +58,7 @@ def test_new_node_window_is_set_in_the_inventory(make_service, clock, admin_head
     assert "local disk" in boot(client)
     data["site"]["new_node_window_minutes"] = 60  # a longer window applies on reload
     write_inventory(service.settings.inventory_path, data)
+    assert service.refresh()  # the inventory watcher's step, without its thread
     assert "kernel" in boot(client)
     clock.advance(HOUR)
     assert "/seed/" not in boot(client, mac="52:54:00:00:00:02")

@@ -13,13 +13,10 @@ import socket
 import pytest
 
 from seedbed.web.strict_json import MAX_DEPTH, strict_loads
-from support import ServeProcess, inventory_data, seed_token, write_inventory
+from support import BASE_INVENTORY, ServeProcess, healthy_facts, inventory_data, seed_token, write_inventory
 
 MAC1 = "52:54:00:00:00:01"
-GOOD_FACTS = {"hostname": "gpu01", "gpus": [{"name": "A6000"}] * 2, "swap_kib": 0,
-              "docker": {"version": "24.0.9", "default_runtime": "nvidia"},
-              "sshd": {"permitrootlogin": "no", "passwordauthentication": "no",
-                       "allowtcpforwarding": "yes"}}
+GOOD_FACTS = healthy_facts(BASE_INVENTORY["nodes"][0])
 
 
 def json_error(response, status: int) -> str:  # noqa: ANN001
@@ -202,10 +199,12 @@ def test_framework_errors_are_json(client, service) -> None:  # noqa: ANN001
 
 
 def test_an_unexpected_exception_is_a_json_500_without_traceback(client, service, monkeypatch) -> None:  # noqa: ANN001
-    def broken() -> None:
-        raise RuntimeError("disk on fire at /secret/path")
+    class Broken:
+        @property
+        def nodes(self) -> None:
+            raise RuntimeError("disk on fire at /secret/path")
 
-    monkeypatch.setattr(service.inventory_source, "get", broken)
+    monkeypatch.setattr(service, "inventory", Broken())
     message = json_error(client.get("/healthz"), 500)
     assert "/secret/path" not in message
 

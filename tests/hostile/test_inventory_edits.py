@@ -62,4 +62,4 @@ def test_the_same_mac_accepted_twice_at_once_is_a_409(service, admin_headers) ->
     conflict = next(a for a in answers if a.status_code == 409)
     assert "already in" in conflict.json["error"]
     nodes = load_inventory(service.settings.inventory_path).inventory.nodes
-    assert sum(n.primary_mac == mac for n in nodes) == 1
+    assert sum(n.macs[0] == mac for n in nodes) == 1

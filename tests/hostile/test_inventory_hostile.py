@@ -152,10 +152,12 @@ def test_service_reload_keeps_the_last_good_inventory(name: str, make_service,  
     client = create_app(service).test_client()
     path = service.settings.inventory_path
     path.write_bytes(HOSTILE[name][0])
+    assert service.refresh() is False  # the inventory watcher's step, without its thread
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["nodes"] == 2
     assert "not reloaded" in caplog.text and HOSTILE[name][1] in caplog.text
     write_inventory(path, inventory_data(nodes=inventory_data()["nodes"][:1] + [
         {"hostname": "gpu03", "macs": ["52:54:00:00:00:03"], "ip": "10.20.0.23", "roles": ["worker"]},
         inventory_data()["nodes"][1]]))
+    assert service.refresh() is True
     assert client.get("/healthz").json["nodes"] == 3  # a good edit is still picked up

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 
-from seedbed.inventory import InventoryError, parse_inventory
+from seedbed.inventory import InventoryError
 from seedbed.web import create_app
-from support import inventory_data, seed_token
+from support import inventory_data, inventory_of, seed_token
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT_DISK = REPO / "packer" / "deploy" / "select-disk.jq"
@@ -114,7 +114,7 @@ def test_inventory_rules_for_image_installs(change: dict, message: str) -> None:
     if data["image"] is None:
         del data["image"]
     with pytest.raises(InventoryError) as failed:
-        parse_inventory(yaml.safe_dump(data))
+        inventory_of(data)
     assert message in str(failed.value)
 
 

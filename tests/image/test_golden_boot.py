@@ -13,19 +13,19 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
+from boot.lab import Lab
 from boot.qemu import HOST_IP, BootStageError, Guest, make_ed25519_key
 from seedbed.deploy.golden import GoldenImage
-from support import ServeProcess, free_port, inventory_data, place_file, write_inventory
+from seedbed.firstboot import ssh
+from support import Started, inventory_data, place_file
 
 pytestmark = pytest.mark.boot
 
@@ -86,6 +86,8 @@ def test_packer_build_publishes_a_clean_template_image(golden_image: GoldenImage
     assert read("/etc/machine-id") == "", "machine-id must be empty for clones"
     assert "ssh_host_" not in listing("/etc/ssh"), "SSH host keys left in the image"
     assert "sshd_config" in listing("/etc/ssh")
+    # The one sshd policy (seedbed.firstboot.ssh), baked in by the provisioning step 40-sshd.sh.
+    assert read(ssh.DROP_IN) == ssh.sshd_config()
     cloud = listing("/var/lib/cloud")
     assert "instance" not in cloud and "seed" not in cloud, f"cloud-init not cleaned:\n{cloud}"
     passwd = read("/etc/passwd")
@@ -105,76 +107,46 @@ def test_packer_build_publishes_a_clean_template_image(golden_image: GoldenImage
 # -- the deploy -------------------------------------------------------------------
 
 
-class Lab:
+class GoldenLab(Lab):
     """seedbed serving one image node, the files folder, and a guest with a blank disk."""
 
-    def __init__(self, tmp: Path, image: Path, sha256_file: Path, ramdisk: Path) -> None:
-        self.tmp = tmp
-        self.port = free_port()
-        self.key = make_ed25519_key(tmp / "ssh")
-        files = tmp / "files"
-        (files / "golden").mkdir(parents=True)
-        (files / "deploy").mkdir()
-        place_file(image, files / "golden" / image.name)
-        shutil.copyfile(sha256_file, files / "golden" / sha256_file.name)
+    def __init__(self, root: Path, image: Path, sha256_file: Path, ramdisk: Path) -> None:
+        self.key = make_ed25519_key(root / "ssh")
+        super().__init__(root, None, self.key.public, [], inventory=self._inventory(image))
+        place_file(image, self.files / "golden" / image.name)
+        shutil.copyfile(sha256_file, self.files / "golden" / sha256_file.name)
         for name in ("vmlinuz", "initrd.img"):
-            place_file(ramdisk / name, files / "deploy" / name)
-        data = inventory_data(
+            place_file(ramdisk / name, self.files / "deploy" / name)
+
+    def _inventory(self, image: Path) -> Callable[[str], dict[str, Any]]:
+        return lambda base_url: inventory_data(
             site={"domain": "lab.test", "subnet": "10.0.2.0/24", "gateway": "10.0.2.2",
-                  "dns": ["10.0.2.3"], "base_url": f"http://{HOST_IP}:{self.port}"},
+                  "dns": ["10.0.2.3"], "base_url": base_url},
             admin={"username": "labadmin", "password": ADMIN_PASSWORD,
                    "ssh_keys": [self.key.public]},
             nodes=[{"hostname": HOSTNAME, "macs": [MAC], "ip": "10.0.2.15",
                     "roles": ["controlplane", "etcd", "worker"], "install": "image",
                     "disk": {"serial": DISK_SERIAL}}],
             image={"file": f"golden/{image.name}", "cmdline": "console=ttyS0"})
-        self.inventory = write_inventory(tmp / "lab.yaml", data)
-        self.server = ServeProcess(self.inventory, tmp / "state", host="127.0.0.1",
-                                   port=self.port, extra_args=["--files", str(files)])
-        self.tftp = tmp / "tftp"
-        self.tftp.mkdir()
-        (self.tftp / "boot.ipxe").write_text(
-            f"#!ipxe\ndhcp\nchain http://{HOST_IP}:{self.port}/boot.ipxe\n")
-        self.admin: dict[str, str] = {}
 
-    def start(self) -> None:
-        self.server.start()
-        token = subprocess.run(
-            [sys.executable, "-m", "seedbed.cli", "token", "create", "--inventory",
-             str(self.inventory), "--state", str(self.tmp / "state")],
-            capture_output=True, text=True, timeout=60)
-        assert token.returncode == 0, token.stderr
-        self.admin = {"Authorization": f"Bearer {token.stdout.strip()}"}
 
-    def node(self) -> dict[str, Any]:
-        return requests.get(f"{self.server.url}/api/v1/nodes/{HOSTNAME}", headers=self.admin,
-                            timeout=10).json()
-
-    def events(self) -> list[dict[str, Any]]:
-        return requests.get(f"{self.server.url}/api/v1/nodes/{HOSTNAME}/events",
-                            params={"limit": 500}, headers=self.admin, timeout=10).json()["events"]
-
-    def event(self, needle: str) -> dict[str, Any] | None:
-        return next((e for e in self.events() if needle in e["message"]), None)
+def event(lab: Lab, needle: str) -> dict[str, Any] | None:
+    return lab.find_event(HOSTNAME, lambda e: needle in e["message"])
 
 
 @pytest.fixture
-def lab_factory(tmp_path: Path, deploy_ramdisk: Path) -> Callable[..., Lab]:
-    labs: list[Lab] = []
+def lab_factory(tmp_path: Path, deploy_ramdisk: Path) -> Callable[..., GoldenLab]:
+    labs = Started()
 
-    def make(image: Path, sha256_file: Path) -> Lab:
-        lab = Lab(tmp_path / f"lab{len(labs)}", image, sha256_file, deploy_ramdisk)
-        labs.append(lab)
-        lab.start()
-        return lab
+    def make(image: Path, sha256_file: Path) -> GoldenLab:
+        return labs.add(GoldenLab(tmp_path / f"lab{len(labs)}", image, sha256_file, deploy_ramdisk))
 
     yield make
-    for lab in labs:
-        lab.server.stop()
+    labs.stop_all()
 
 
 def _wait_event(g: Guest, lab: Lab, needle: str, timeout: float, stage: str) -> dict[str, Any]:
-    return g.wait_until(lambda: lab.event(needle), timeout, stage, interval=2)
+    return g.wait_until(lambda: event(lab, needle), timeout, stage, interval=2)
 
 
 def test_pxe_deploy_reboot_first_boot_ready(golden_image: GoldenImage, lab_factory: Callable,
@@ -202,7 +174,7 @@ def test_pxe_deploy_reboot_first_boot_ready(golden_image: GoldenImage, lab_facto
                       streamed["message"])
     assert found, streamed["message"]
     t["stream_bytes"], t["stream_seconds"], t["stream_mib_s"] = map(float, found.groups())
-    assert any("progress seedbed/deploy/stream" in e["message"] for e in lab.events()) \
+    assert any("progress seedbed/deploy/stream" in e["message"] for e in lab.events(HOSTNAME)) \
         or float(found.group(2)) < 10, "no progress events during a long stream"
     assert _wait_event(g, lab, "finish seedbed/deploy/grow: SUCCESS", 120, "deploy: root grown")
     mark("installed", _wait_event(g, lab, "installed after", 120, "deploy: installed callback"))
@@ -212,7 +184,7 @@ def test_pxe_deploy_reboot_first_boot_ready(golden_image: GoldenImage, lab_facto
     mark("ready", ready)
     t["deploy_seconds"] = round(t["installed"] - t["pxe_deploy_ramdisk"], 1)
 
-    node = lab.node()
+    node = lab.node(HOSTNAME)
     # Everything but Docker is healthy: the test build skips Docker's repository, and says so.
     assert node["health"] == ["Docker is not installed or not running"], node
     assert node["state"] == "unhealthy" and node["facts"]["hostname"] == HOSTNAME
@@ -284,12 +256,12 @@ def test_corrupted_image_fails_naming_the_checksum(golden_image: GoldenImage,
               disk_serial=DISK_SERIAL, memory_mb=1024, cpus=2, extra_args=OVMF_NO_NETSTACK)
     failed = _wait_event(g, lab, "install #1 failed", 600, "deploy: failed callback")
     boot_timings.setdefault("golden_corrupt", {})["failed"] = round(failed["at"] - wall, 1)
-    node = lab.node()
+    node = lab.node(HOSTNAME)
     assert node["state"] == "failed", node
     log = failed["data"]["log"]
     assert f"image checksum mismatch: sha256 expected {expected}, got " in log
     assert "deploy failed at stream" in log
-    assert lab.event("installed after") is None
+    assert event(lab, "installed after") is None
     # Nothing half-written can boot: the disk carries no partition table.
     g.wait_until(lambda: "halted" in g.console_text(), 60, "deploy: halted after the failure")
     g.stop()

@@ -15,7 +15,7 @@ import pytest
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ServeProcess, free_port, write_inventory
+from support import ServeProcess, Started, free_port, write_inventory
 
 from .harness import RELEASES, InstallerRunner, missing_sources, prepare_installer
 from .lab import LiveLab, loopback_inventory
@@ -46,7 +46,7 @@ def installer_runner() -> InstallerRunner:
 @pytest.fixture(scope="module")
 def live_lab_factory(installer_runner: InstallerRunner,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    servers: list[ServeProcess] = []
+    servers = Started()
 
     def start(data: dict[str, Any], name: str) -> LiveLab:
         work = tmp_path_factory.mktemp(name)
@@ -56,10 +56,8 @@ def live_lab_factory(installer_runner: InstallerRunner,
         state = work / "state"
         admin = new_token()
         Store(state / "seedbed.sqlite3").add_admin_token(token_hash(admin), "installer tests")
-        server = ServeProcess(inventory, state, port=port)
-        servers.append(server.start())
+        server = servers.add(ServeProcess(inventory, state, port=port))
         return LiveLab(server, admin, installer_runner, work)
 
     yield start
-    for server in servers:
-        server.stop()
+    servers.stop_all()

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from boot.image import _locked as build_lock  # the test image's flock with a bounded wait
+from seedbed.deploy.build import BuildLock as build_lock
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).parent / "standins"

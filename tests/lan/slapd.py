@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from support import free_port
+
 SUFFIX = "dc=lab,dc=test"
 ROOT_DN = f"cn=admin,{SUFFIX}"
 ROOT_PW = "root-secret"
@@ -140,9 +142,7 @@ def start(root: Path) -> Slapd:
     (root / "openssh-lpk.schema").write_text(LPK_SCHEMA)
     (root / "db").mkdir()
     (root / "slapd.conf").write_text(_config(root))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(root / "slapd.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         ["slapd", "-d", "0", "-f", str(root / "slapd.conf"), "-h", f"ldaps://127.0.0.1:{port}/"],

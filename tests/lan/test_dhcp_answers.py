@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from seedbed.inventory import parse_inventory
 from seedbed.lan import dnsmasq
+from support import inventory_of
 
 from .conftest import HERE, NODE_IP, NODE_MAC, SERVER_IP, lan_inventory
 from .netns import TestLan
@@ -22,7 +21,7 @@ BOOT_URL = f"http://{SERVER_IP}:8080/boot.ipxe"
 
 
 def _start_dnsmasq(lan: TestLan, data: dict, tmp_path: Path) -> None:
-    inv = parse_inventory(yaml.safe_dump(data)).inventory
+    inv = inventory_of(data)
     conf = tmp_path / "dnsmasq.conf"
     conf.write_text(dnsmasq.config_text(inv, dnsmasq.Paths(tmp_path)))
     log = tmp_path / "dnsmasq.log"

@@ -7,15 +7,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from seedbed.inventory import parse_inventory
 from seedbed.lan import dnsexport
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 
 def _inv(**dhcp: object):  # noqa: ANN202
-    return parse_inventory(yaml.safe_dump(inventory_data(dhcp=dhcp) if dhcp else inventory_data())).inventory
+    return inventory_of(inventory_data(dhcp=dhcp) if dhcp else inventory_data())
 
 
 def test_hosts_file_lists_every_node() -> None:
@@ -56,4 +54,4 @@ def test_zone_refuses_a_node_named_like_the_name_server() -> None:
     data = inventory_data()
     data["nodes"][1]["hostname"] = "seedbed"
     with pytest.raises(ValueError, match="seedbed"):
-        dnsexport.zone_file(parse_inventory(yaml.safe_dump(data)).inventory, 1)
+        dnsexport.zone_file(inventory_of(data), 1)

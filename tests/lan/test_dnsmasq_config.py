@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from seedbed.inventory import InventoryError, parse_inventory
+from seedbed.inventory import InventoryError
 from seedbed.lan import dnsmasq
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 from .conftest import lan_inventory
 
 
 def _inv(data: dict[str, Any]):  # noqa: ANN202
-    return parse_inventory(yaml.safe_dump(data)).inventory
+    return inventory_of(data)
 
 
 def _dnsmasq_test(conf: Path) -> subprocess.CompletedProcess[str]:

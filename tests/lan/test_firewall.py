@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import shlex
 
-import yaml
-
 from seedbed import seeds
-from seedbed.firewall import ufw_commands
-from seedbed.inventory import parse_inventory
-from support import inventory_data
+from seedbed.firstboot.firewall import ufw_commands
+from support import inventory_data, inventory_of
 
 # The port list of the cluster documentation (RKE + Canal + ingress + MetalLB L2),
 # written out here so a change to rke/ports.yaml must be made on purpose in both places.
@@ -42,7 +39,7 @@ def _allowed(commands: list[list[str]]) -> list[tuple[str, str, str]]:
 
 
 def test_rules_allow_exactly_the_documented_ports_from_the_subnet() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     commands = ufw_commands(inv.site.subnet)
     rules = _allowed(commands)
     assert {(port, proto) for _, port, proto in rules} == DOCUMENTED
@@ -55,7 +52,7 @@ def test_rules_allow_exactly_the_documented_ports_from_the_subnet() -> None:
 
 
 def test_first_boot_seed_runs_those_rules() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     node = inv.nodes[0]
     config = seeds.first_boot_config(inv, node, seeds.SeedUrls(inv.site.base_url, "T"))
     scripts = [c[2] for c in config["runcmd"] if c[:2] == ["sh", "-c"] and "ufw" in c[2]]
@@ -68,7 +65,7 @@ def test_port_comments_are_ones_ufw_accepts(monkeypatch, tmp_path) -> None:  # n
     """ufw rejects a quote in a comment and silently skips that rule (port 22 once)."""
     import pytest
 
-    from seedbed import firewall
+    from seedbed.firstboot import firewall
 
     bad = tmp_path / "ports.yaml"
     bad.write_text("- {port: '22', proto: tcp, why: \"RKE's tunnel\"}\n")

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from boot.qemu import Guest
+from support import Started
 
 from .conftest import HERE, NODE_IP, NODE_MAC, SERVER_IP, lan_inventory
 from .netns import TestLan
@@ -45,18 +46,15 @@ class TapGuest(Guest):
 
 @pytest.fixture
 def tap_guest(netns_lan: TestLan, tmp_path: Path) -> Iterator[Callable[[str], TapGuest]]:
-    guests: list[TapGuest] = []
+    guests = Started()
 
     def make(mac: str) -> TapGuest:
         tap = netns_lan.add_tap(f"tap{len(guests)}")
-        g = TapGuest(tmp_path / f"guest{len(guests)}", netns=netns_lan.server, tap=tap, mac=mac)
-        guests.append(g)
-        g.start()
-        return g
+        return guests.add(TapGuest(tmp_path / f"guest{len(guests)}", netns=netns_lan.server,
+                                   tap=tap, mac=mac))
 
     yield make
-    for g in guests:
-        g.stop()
+    guests.stop_all()
 
 
 def _serve(lan: TestLan, tmp_path: Path, data: dict) -> Path:

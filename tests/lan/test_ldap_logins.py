@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from seedbed import seeds
-from seedbed.inventory import InventoryError, parse_inventory
-from seedbed.lan import sssd
-from support import ADMIN_KEY, inventory_data
+from seedbed.firstboot import sssd
+from seedbed.inventory import InventoryError
+from support import ADMIN_KEY, inventory_data, inventory_of
 
 from . import slapd
 
@@ -41,7 +40,7 @@ def _ldap(uri: str, ca_pem: str, **changes: object) -> dict:
 
 
 def _inv(ldap: dict):  # noqa: ANN202
-    return parse_inventory(yaml.safe_dump(inventory_data(ldap=ldap))).inventory
+    return inventory_of(inventory_data(ldap=ldap))
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +195,7 @@ def test_bind_password_only_in_sssd_conf_and_masked_in_previews() -> None:
 
 
 def test_without_ldap_the_seed_has_no_sssd() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     config = seeds.first_boot_config(inv, inv.nodes[0], seeds.SeedUrls(inv.site.base_url, "T"))
     assert "packages" not in config or not set(sssd.PACKAGES) & set(config["packages"])
     assert sssd.SSSD_CONF not in [f["path"] for f in config["write_files"]]

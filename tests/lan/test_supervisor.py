@@ -10,10 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from seedbed.inventory import parse_inventory
 from seedbed.lan.supervisor import DnsmasqSupervisor
+from support import inventory_of
 
 from .conftest import lan_inventory
 from .netns import TestLan
@@ -48,7 +46,7 @@ def test_supervisor_lifecycle(netns_lan: TestLan, tmp_path: Path) -> None:
         max_backoff=2,
         record=lambda k, m: events.append((k, m)),
     )
-    first = parse_inventory(yaml.safe_dump(lan_inventory("full"))).inventory
+    first = inventory_of(lan_inventory("full"))
     assert sup.update(first) is True
     assert sup.update(first) is False  # unchanged: no rewrite, no restart
     sup.start()
@@ -66,7 +64,7 @@ def test_supervisor_lifecycle(netns_lan: TestLan, tmp_path: Path) -> None:
         data = lan_inventory("full")
         data["nodes"][1]["ip"] = "10.231.0.42"
         pid2 = sup.pid
-        assert sup.update(parse_inventory(yaml.safe_dump(data)).inventory) is True
+        assert sup.update(inventory_of(data)) is True
         _wait(lambda: sup.pid not in (None, pid2), 10, "dnsmasq restarted on change")
         assert "10.231.0.42,gpu02" in sup.paths.conf.read_text()
         assert sup.starts == 3

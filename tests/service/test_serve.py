@@ -8,16 +8,10 @@ from pathlib import Path
 
 import requests
 
-from support import ServeProcess, inventory_data, seed_token, write_inventory
+from support import BASE_INVENTORY, ServeProcess, healthy_facts, inventory_data, seed_token, write_inventory
 
 MAC = "52:54:00:00:00:01"
-FACTS = {
-    "hostname": "gpu01",
-    "gpus": [{"name": "NVIDIA A100"}, {"name": "NVIDIA A100"}],
-    "docker": {"version": "24.0.9", "default_runtime": "nvidia"},
-    "sshd": {"permitrootlogin": "no", "passwordauthentication": "no", "allowtcpforwarding": "yes"},
-    "swap_kib": 0,
-}
+FACTS = healthy_facts(BASE_INVENTORY["nodes"][0])
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

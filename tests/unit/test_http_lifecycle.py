@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import seed_token
+from support import BASE_INVENTORY, healthy_facts, seed_token
 
 MAC1 = "52-54-00-00-00-01"
 
@@ -141,13 +141,7 @@ def test_report_events_are_kept_per_machine(client, service) -> None:  # noqa: A
     assert client.post(f"/api/v1/report/{token}", json={"name": "x"}).status_code == 422
 
 
-GOOD_FACTS = {
-    "hostname": "gpu01", "fqdn": "gpu01.lab.test",
-    "gpus": [{"name": "NVIDIA RTX A6000", "driver": "535.183.01", "memory_mib": 49140}] * 2,
-    "docker": {"version": "24.0.9", "default_runtime": "nvidia", "runtimes": ["nvidia", "runc"]},
-    "sshd": {"permitrootlogin": "no", "passwordauthentication": "no", "allowtcpforwarding": "yes"},
-    "swap_kib": 0, "firewall": {"active": True},
-}
+GOOD_FACTS = healthy_facts(BASE_INVENTORY["nodes"][0])
 
 
 def test_ready_with_healthy_facts(client, service) -> None:  # noqa: ANN001

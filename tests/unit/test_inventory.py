@@ -10,7 +10,7 @@ import yaml
 from seedbed.cli import main
 from seedbed.inventory import InventoryError, load_inventory, normalize_mac, parse_inventory
 from seedbed.resources import default_inventory
-from support import inventory_data, write_inventory
+from support import inventory_data, inventory_of, write_inventory
 
 
 def problems_of(data: dict) -> list[str]:
@@ -39,7 +39,7 @@ def test_malformed_macs_are_refused(raw: str) -> None:
 
 
 def test_plaintext_password_is_hashed_and_dropped() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     assert inv.admin.password is None
     assert inv.admin.password_hash.startswith("$6$")
     assert "s3cret-admin-pw" not in inv.model_dump_json()

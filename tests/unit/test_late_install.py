@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from seedbed import seeds
-from seedbed.inventory import parse_inventory
-from support import inventory_data, seed_token
+from support import inventory_data, inventory_of, seed_token
 
 MAC1 = "52-54-00-00-00-01"
 PAST_TTL = 61 * 60
@@ -85,7 +84,7 @@ def refusing_server() -> Iterator[str]:
 def test_a_lost_installed_report_does_not_fail_the_install(refusing_server: str) -> None:
     """The installer runs each late-command with `sh -c` and treats a non-zero exit as a
     failed install (then its error-commands post `failed`): the last one must not fail."""
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     urls = seeds.SeedUrls(refusing_server, "t" * 43)
     config = seeds.autoinstall_config(inv, inv.nodes[0], urls)
     last = config["late-commands"][-1]

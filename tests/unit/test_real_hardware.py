@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from seedbed import seeds
 from seedbed.cli import main
 from seedbed.inventory import InventoryError, parse_inventory
-from support import ServeProcess, inventory_data, write_inventory
+from support import ServeProcess, inventory_data, inventory_of, write_inventory
 
 URLS = seeds.SeedUrls("http://10.20.0.5:8080", "t" * 43)
 SECOND_MAC = "52:54:00:00:00:0b"
@@ -65,7 +64,7 @@ def test_grub_gets_the_same_line_with_port_80_paths(two_nic_client) -> None:  # 
 
 
 def test_secondary_nics_without_an_address_are_optional() -> None:
-    inv = parse_inventory(yaml.safe_dump(two_nic_inventory())).inventory
+    inv = inventory_of(two_nic_inventory())
     ethernets = seeds.autoinstall_config(inv, inv.nodes[0], URLS)["network"]["ethernets"]
     assert "optional" not in ethernets["lab0"]  # the addressed NIC is waited for
     assert ethernets["lab1"]["optional"] is True and ethernets["lab1"]["dhcp4"] is False
@@ -131,7 +130,7 @@ def shell_commands(script: str, verb: str) -> list[str]:
 
 
 def test_every_vendor_package_is_pinned_and_held() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     script = seeds.provision_script(inv, None)
     installs = " ".join(shell_commands(script, "apt-get install"))
     holds = " ".join(shell_commands(script, "apt-mark hold")).split()
@@ -144,7 +143,7 @@ def test_every_vendor_package_is_pinned_and_held() -> None:
 
 
 def test_the_nvidia_driver_comes_with_signed_prebuilt_modules_first() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     env = seeds.provision_env(inv, None)
     assert env["SEEDBED_NVIDIA_MODULES"] == "linux-modules-nvidia-535-server-generic"
     assert env["SEEDBED_NVIDIA_DRIVER"] == "nvidia-driver-535-server"
@@ -159,6 +158,6 @@ def test_the_nvidia_driver_comes_with_signed_prebuilt_modules_first() -> None:
 
 def test_a_driver_without_signed_modules_is_refused() -> None:
     with pytest.raises(InventoryError) as info:
-        parse_inventory(yaml.safe_dump(inventory_data(software={"nvidia_driver": "nvidia-driver-535"})))
+        inventory_of(inventory_data(software={"nvidia_driver": "nvidia-driver-535"}))
     assert any(p.path == "software.nvidia_driver" and "signed prebuilt" in p.message
                for p in info.value.problems)

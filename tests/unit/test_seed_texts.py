@@ -6,14 +6,13 @@ import random
 import string
 
 import pytest
-import yaml
 
 from seedbed import seeds
-from seedbed.inventory import load_inventory, parse_inventory
+from seedbed.inventory import load_inventory
 from seedbed.resources import default_inventory
 from seedbed.seed_texts import SeedTexts
 from seedbed.tokens import new_token
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 BASE = "http://10.20.0.5:8080"
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -26,8 +25,8 @@ def inventories():  # noqa: ANN201
     hostile = inventory_data()
     hostile["nodes"][0]["disk"] = {"model": "a: b\n- c #d", "serial": "S'; rm -rf / #"}
     yield load_inventory(default_inventory()).inventory
-    yield parse_inventory(yaml.safe_dump(inventory_data())).inventory
-    yield parse_inventory(yaml.safe_dump(hostile)).inventory
+    yield inventory_of(inventory_data())
+    yield inventory_of(hostile)
 
 
 @pytest.mark.parametrize("method", ["autoinstall", "cloud-config"])
@@ -51,9 +50,9 @@ def test_filled_in_text_equals_a_fresh_rendering(method: str) -> None:
 def test_a_new_inventory_is_rendered_anew() -> None:
     texts = SeedTexts()
     data = inventory_data()
-    first = parse_inventory(yaml.safe_dump(data)).inventory
+    first = inventory_of(data)
     data["site"]["timezone"] = "Europe/Berlin"
-    second = parse_inventory(yaml.safe_dump(data)).inventory
+    second = inventory_of(data)
     urls = seeds.SeedUrls(BASE, new_token())
     before = texts.user_data(first, first.nodes[0], urls, "autoinstall", None)
     after = texts.user_data(second, second.nodes[0], urls, "autoinstall", None)

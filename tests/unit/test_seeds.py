@@ -10,9 +10,9 @@ import yaml
 from seedbed import seeds
 from seedbed.checks import PREVIEW_TOKEN, autoinstall_problems, seed_problems
 from seedbed.disks import installer_match
-from seedbed.inventory import load_inventory, parse_inventory
+from seedbed.inventory import load_inventory
 from seedbed.resources import default_inventory
-from support import ADMIN_KEY, inventory_data
+from support import ADMIN_KEY, inventory_data, inventory_of
 
 URLS = seeds.SeedUrls("http://10.20.0.5:8080", PREVIEW_TOKEN)
 
@@ -72,7 +72,7 @@ def test_first_boot_hardening_and_gpu_daemon_json() -> None:
 
 
 def test_no_nvidia_runtime_without_gpus() -> None:
-    inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
+    inv = inventory_of(inventory_data())
     daemon = seeds.docker_daemon_json(inv.node_by_hostname("gpu02"))
     assert "default-runtime" not in daemon and "runtimes" not in daemon
     assert seeds.provision_env(inv, inv.node_by_hostname("gpu02"))["SEEDBED_NVIDIA_DRIVER"] == ""
@@ -86,7 +86,7 @@ def test_hostile_inventory_values_cannot_change_the_document() -> None:
     data = inventory_data()
     data["nodes"][0]["disk"] = {"model": HOSTILE, "serial": "S'; rm -rf / #"}
     data["admin"]["ssh_keys"] = [ADMIN_KEY.rsplit(" ", 1)[0] + " " + HOSTILE.replace("\n", " ")]
-    inv = parse_inventory(yaml.safe_dump(data)).inventory
+    inv = inventory_of(data)
     node = inv.nodes[0]
     text = seeds.user_data(inv, node, URLS, "autoinstall")
     assert autoinstall_problems(text) == []
@@ -96,7 +96,7 @@ def test_hostile_inventory_values_cannot_change_the_document() -> None:
     assert config["ssh"]["authorized-keys"] == inv.admin.ssh_keys
     assert config["user-data"]["users"][0]["ssh_authorized_keys"] == inv.admin.ssh_keys
     assert set(config) == set(yaml.safe_load(seeds.user_data(
-        parse_inventory(yaml.safe_dump(inventory_data())).inventory, node, URLS, "autoinstall"))
+        inventory_of(inventory_data()), node, URLS, "autoinstall"))
         ["autoinstall"])
     assert not any("rm -rf" in c for c in config["late-commands"])
 
@@ -112,13 +112,13 @@ def test_values_that_reach_commands_or_urls_are_refused(where: tuple, value: obj
     data = inventory_data()
     data[where[0]][where[1]] = value
     with pytest.raises(Exception, match=where[1]):
-        parse_inventory(yaml.safe_dump(data))
+        inventory_of(data)
 
 
 def test_provision_script_quotes_its_settings() -> None:
     data = inventory_data(software={"docker_version": "5:24.0.9-1~ubuntu.20.04~focal"})
     data["site"]["apt"] = {"proxy": "http://cache.lab:3142/?a=1&b=$(id)"}
-    inv = parse_inventory(yaml.safe_dump(data)).inventory
+    inv = inventory_of(data)
     script = seeds.provision_script(inv, inv.nodes[0])
     assert "export SEEDBED_APT_PROXY='http://cache.lab:3142/?a=1&b=$(id)'" in script
     assert script.startswith("#!/bin/bash\n") and "set -euo pipefail" in script

@@ -12,7 +12,8 @@ from typing import Any
 from ..cluster import clusteryml
 from ..cluster.clusteryml import ClusterYmlError
 from ..service import Seedbed
-from .common import Commands, open_seedbed, with_state
+from ..web.models import SQLITE_MAX_INT
+from .common import Commands, open_seedbed, whole_number, with_state
 
 RENDER_KIND = "cluster-yml"
 ACTIONS = ("status", "up", "preflight", "password", "log")
@@ -25,7 +26,8 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
     with_state(p)
     p.add_argument("action", choices=ACTIONS)
-    p.add_argument("job", nargs="?", type=int, help="log: the job (default: the last)")
+    p.add_argument("job", nargs="?", type=whole_number(1, SQLITE_MAX_INT),
+                   help="log: the job (default: the last)")
     p.add_argument("--json", action="store_true", help="status: print JSON")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster import ClusterOptions
+from ..inventory import normalize_mac
 from ..power import PowerOptions
 from ..resources import default_inventory
 from ..service import Seedbed, Settings
@@ -31,6 +32,28 @@ class Commands:
         return p
 
 
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high` (argparse says so in one line)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def mac_address(text: str) -> str:
+    """An argparse type: a MAC in any form the inventory takes, normalized."""
+    try:
+        return normalize_mac(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def with_inventory(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory", type=Path,
                    default=Path(os.environ.get("SEEDBED_INVENTORY") or default_inventory()),
@@ -43,11 +66,15 @@ def with_state(p: argparse.ArgumentParser) -> None:
                    help="state folder holding the SQLite store (default: $SEEDBED_STATE or ./state)")
 
 
-def open_seedbed(args: argparse.Namespace) -> Seedbed:
+def open_seedbed(args: argparse.Namespace, read_only: bool = False) -> Seedbed:
+    """The service's parts from the command's options; `read_only` for commands that only
+    look (they leave the state folder as it is, even absent)."""
     return Seedbed(Settings(inventory_path=args.inventory, state_dir=args.state,
                             files_dir=getattr(args, "files", None),
                             cluster=ClusterOptions.from_env(os.environ),
-                            power=PowerOptions.from_env(os.environ)))
+                            power=PowerOptions.from_env(os.environ),
+                            dnsmasq=getattr(args, "dnsmasq", False)),
+                   read_only=read_only)
 
 
 def ago(at: float | None) -> str:

@@ -7,9 +7,10 @@ import sys
 import time
 
 from ..tokens import new_token, token_hash
-from ..views import node_summaries
+from ..views import inventory_node, node_summaries
+from ..web.models import EVENTS_MAX_LIMIT, REINSTALL_MAX_MINUTES
 from . import power as power_cli
-from .common import Commands, ago, open_seedbed, table, with_state
+from .common import Commands, ago, open_seedbed, table, whole_number, with_state
 
 
 def add_commands(commands: Commands) -> None:
@@ -19,12 +20,13 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("events", events, "show a node's events")
     with_state(p)
     p.add_argument("hostname")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=whole_number(0, EVENTS_MAX_LIMIT), default=50)
 
     p = commands.command("reinstall", reinstall, "arm a node so its next PXE boot reinstalls it")
     with_state(p)
     p.add_argument("hostname")
-    p.add_argument("--minutes", type=int, help="how long it stays armed (default: the site's window)")
+    p.add_argument("--minutes", type=whole_number(1, REINSTALL_MAX_MINUTES),
+                   help="how long it stays armed (default: the site's window)")
     p.add_argument("--power", action="store_true",
                    help="then boot it from the network once and power cycle it (its `power:`)")
     power_cli.add_wait_options(p)
@@ -36,7 +38,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def nodes(args: argparse.Namespace) -> int:
-    service = open_seedbed(args)
+    service = open_seedbed(args, read_only=True)
     rows = [["HOSTNAME", "MAC", "STATE", "LAST EVENT", "SINCE"]]
     for s in node_summaries(service.inventory, service.lifecycle):
         state = s["state"] + (" (armed)" if s["armed"] and s["state"] != "new" else "")
@@ -50,10 +52,8 @@ def nodes(args: argparse.Namespace) -> int:
 
 
 def events(args: argparse.Namespace) -> int:
-    service = open_seedbed(args)
-    if service.inventory.node_by_hostname(args.hostname) is None:
-        print(f"seedbed: no node {args.hostname!r} in the inventory", file=sys.stderr)
-        return 1
+    service = open_seedbed(args, read_only=True)
+    inventory_node(service.inventory, args.hostname)
     for event in service.store.events(args.hostname, limit=args.limit):
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))
         print(f"{stamp}  {event.kind:<10} {event.message}")
@@ -63,9 +63,7 @@ def events(args: argparse.Namespace) -> int:
 def reinstall(args: argparse.Namespace) -> int:
     service = open_seedbed(args)
     inv = service.inventory
-    if inv.node_by_hostname(args.hostname) is None:
-        print(f"seedbed: no node {args.hostname!r} in the inventory", file=sys.stderr)
-        return 1
+    inventory_node(inv, args.hostname)
     if args.power:
         service.power.check(args.hostname, "reinstall")  # refuse before arming: nothing changes
     minutes = args.minutes or inv.site.reinstall_window_minutes

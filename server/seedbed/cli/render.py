@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from .. import render, seeds
-from ..boot import NetbootRequest, decide, install_method, install_profile, with_seed
+from ..boot import NetbootRequest, decide_now, install_method, install_profile, with_seed
 from ..checks import PREVIEW_TOKEN
-from ..errors import UsageError
-from ..inventory import Inventory, normalize_mac
+from ..errors import Conflict, UsageError
+from ..inventory import Inventory
 from . import cluster, lan
-from .common import Commands, open_seedbed, with_state
+from .common import Commands, mac_address, open_seedbed, with_state
 
 NODE_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-config", "provision")
 
@@ -24,7 +24,7 @@ def add_commands(commands: Commands) -> None:
     p.add_argument("kind", choices=NODE_KINDS + (cluster.RENDER_KIND,) + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
                    help="sssd: include the LDAP bind password instead of masking it")
-    p.add_argument("--mac", help="the machine's MAC (not needed for provision --image)")
+    p.add_argument("--mac", type=mac_address, help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
                    help="provision: the golden image's steps (no host identity, every driver); "
                         "user-data/meta-data: the golden image build's autoinstall seed")
@@ -35,7 +35,7 @@ def add_commands(commands: Commands) -> None:
 
 
 def render_command(args: argparse.Namespace) -> int:
-    service = open_seedbed(args)
+    service = open_seedbed(args, read_only=True)
     inv = service.inventory
     if args.kind == "provision" and args.image:
         sys.stdout.write(seeds.provision_script(inv, None))
@@ -53,8 +53,11 @@ def render_command(args: argparse.Namespace) -> int:
         return cluster.print_cluster_yml(service, args.ready)
     if not args.mac:
         raise UsageError("seedbed render: --mac is required")
-    mac = normalize_mac(args.mac)
-    decision = decide(inv, service.lifecycle, NetbootRequest(mac))
+    mac = args.mac
+    loader = "grub" if args.kind == "grub" else "ipxe"
+    decision = decide_now(inv, service.lifecycle, NetbootRequest(mac, loader=loader))
+    if decision.action == "refuse":
+        raise Conflict(f"seedbed render {args.kind}: {decision.reason}")
     if args.kind in ("ipxe", "grub"):
         if decision.action == "install":
             decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
@@ -67,17 +70,12 @@ def render_command(args: argparse.Namespace) -> int:
         print(f"seedbed render: {mac} is not in the inventory: it gets no seed", file=sys.stderr)
         return 1
     urls = seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN)
-    if args.kind == "user-data":
-        method = install_method(node, install_profile(inv, node))
-        text = seeds.user_data(inv, node, urls, method, service.service_key())
-    elif args.kind == "cloud-config":
+    if args.kind == "cloud-config":
         text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key()))
-    elif args.kind == "meta-data":
-        text = seeds.to_yaml(seeds.meta_data(inv, node, 0))
-    elif args.kind == "vendor-data":
-        text = seeds.vendor_data()
-    else:
-        text = seeds.provision_script(inv, node)
+    else:  # a seed file, as the web serves it to this node's next install
+        text = seeds.seed_file("provision.sh" if args.kind == "provision" else args.kind, inv, node,
+                               urls, method=install_method(node, install_profile(inv, node)),
+                               install_id=0, service_key=service.service_key())
     sys.stdout.write(text)
     return 0
 

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import httpserver
-from . import lan
-from .common import Commands, open_seedbed, with_state
+from .common import Commands, open_seedbed, whole_number, with_state
 
 
 def add_commands(commands: Commands) -> None:
@@ -17,8 +16,8 @@ def add_commands(commands: Commands) -> None:
     with_state(p)
     p.add_argument("--files", type=Path, help="boot artifacts folder (default: STATE/files)")
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - machines on the LAN must reach it
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--grub-port", type=int,
+    p.add_argument("--port", type=whole_number(0, 65535), default=8080)
+    p.add_argument("--grub-port", type=whole_number(1, 65535),
                    help="also listen here for GRUB netboot clients: GRUB before 2.12 always "
                         "connects to port 80, so give 80 when nodes boot through GRUB")
     p.add_argument("--dnsmasq", action="store_true",
@@ -32,13 +31,15 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     limits = httpserver.limits_from_args(args)
     service = open_seedbed(args)
-    service.start()
     app = create_app(service)
     ports = [args.port] + ([args.grub_port] if args.grub_port and args.grub_port != args.port else [])
     listen = " ".join(f"{args.host}:{port}" for port in ports)
     app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
-    with lan.dnsmasq_running(args.dnsmasq, service):
+    service.start()
+    try:
         httpserver.serve(app, args.host, ports, limits)
+    finally:
+        service.stop()
     return 0

@@ -2,7 +2,9 @@
 
 Each is `helm upgrade --install ... --wait` with the chart version pinned in
 rke/versions.yaml and values from rke/values/<release>.yaml, overlaid with
-what the inventory decides. Values reach helm in files (0600), so the Rancher
+what the inventory decides. Which charts a cluster gets is data: each chart's
+`when:` names one of the questions in WHEN; a chart naming none (or another) is an
+error, never silently skipped. Values reach helm in files (0600), so the Rancher
 bootstrap password is never on a command line or in a log.
 """
 
@@ -41,42 +43,76 @@ class Release:
                 "manifests": self.manifests}
 
 
-def plan(inv: Inventory, members: Sequence[Node]) -> list[Release]:
+class UnknownAddon(ValueError):
+    """rke/versions.yaml names a condition or a chart this module does not know."""
+
+
+Members = Sequence[Node]
+
+# What a chart's `when:` may name: a question about the inventory and the cluster's nodes.
+WHEN: dict[str, Callable[[Inventory, Members], bool]] = {
+    "always": lambda inv, members: True,
+    "load_balancer": lambda inv, members: inv.cluster.load_balancer is not None,
+    "rancher": lambda inv, members: inv.cluster.rancher.enabled,
+    "gpu_nodes": lambda inv, members: any(n.gpus for n in members),
+    "nfs": lambda inv, members: inv.cluster.nfs is not None,
+}
+
+
+def plan(inv: Inventory, members: Members) -> list[Release]:
     """The releases for this inventory and these cluster nodes, in install order."""
-    wanted = {
-        "metallb": inv.cluster.load_balancer is not None,
-        "cert-manager": inv.cluster.rancher.enabled,
-        "rancher": inv.cluster.rancher.enabled,
-        "nvidia-device-plugin": any(n.gpus for n in members),
-        "nfs-subdir-external-provisioner": inv.cluster.nfs is not None,
-    }
-    releases = []
-    for chart in data.versions()["charts"]:
-        name = chart["release"]
-        if wanted.get(name):
-            releases.append(_release(inv, members, chart))
-    return releases
+    charts = data.versions()["charts"]
+    check_charts(charts)
+    return [_release(inv, members, chart) for chart in charts
+            if WHEN[chart["when"]](inv, members)]
 
 
-def _release(inv: Inventory, members: Sequence[Node], chart: dict[str, Any]) -> Release:
+def check_charts(charts: list[dict[str, Any]]) -> None:
+    releases = [chart.get("release") for chart in charts]
+    for chart in charts:
+        if chart.get("when") not in WHEN:
+            raise UnknownAddon(f"rke/versions.yaml: chart {chart.get('release')!r} has when: "
+                               f"{chart.get('when')!r}; use one of {', '.join(WHEN)}")
+    for name in _OVERLAYS:
+        if name not in releases:
+            raise UnknownAddon(f"seedbed sets values for the chart {name!r}, which "
+                               "rke/versions.yaml does not list")
+
+
+def _release(inv: Inventory, members: Members, chart: dict[str, Any]) -> Release:
     name = chart["release"]
     values = data.chart_values(name)
-    extra: dict[str, Any] = {}
-    if name == "metallb":
-        extra = {"manifests": metallb_manifests(inv), "webhook_deployment": f"{name}-controller"}
-    elif name == "rancher":
-        settings = inv.cluster.rancher
-        workers = sum("worker" in n.roles for n in members)
-        values["hostname"] = rancher_hostname(inv)
-        values["replicas"] = max(1, min(settings.replicas, workers))
-        extra = {"needs_password": True}
-    elif name == "nfs-subdir-external-provisioner":
-        assert inv.cluster.nfs is not None
-        values.setdefault("nfs", {}).update(server=inv.cluster.nfs.server,
-                                            path=inv.cluster.nfs.path)
+    overlay = _OVERLAYS.get(name)
+    extra = overlay(inv, members, values) if overlay else {}
     return Release(release=name, chart=chart["chart"], repo=chart["repo"],
                    version=str(chart["version"]), namespace=chart["namespace"], values=values,
                    **extra)
+
+
+def _metallb(inv: Inventory, members: Members, values: dict[str, Any]) -> dict[str, Any]:
+    return {"manifests": metallb_manifests(inv), "webhook_deployment": "metallb-controller"}
+
+
+def _rancher(inv: Inventory, members: Members, values: dict[str, Any]) -> dict[str, Any]:
+    workers = sum("worker" in n.roles for n in members)
+    values["hostname"] = rancher_hostname(inv)
+    values["replicas"] = max(1, min(inv.cluster.rancher.replicas, workers))
+    return {"needs_password": True}
+
+
+def _nfs(inv: Inventory, members: Members, values: dict[str, Any]) -> dict[str, Any]:
+    assert inv.cluster.nfs is not None  # when: nfs
+    values.setdefault("nfs", {}).update(server=inv.cluster.nfs.server, path=inv.cluster.nfs.path)
+    return {}
+
+
+# The inventory's part of a chart's values and install steps, by release; a chart without
+# an entry is installed with rke/values/<release>.yaml as it is.
+_OVERLAYS: dict[str, Callable[[Inventory, Members, dict[str, Any]], dict[str, Any]]] = {
+    "metallb": _metallb,
+    "rancher": _rancher,
+    "nfs-subdir-external-provisioner": _nfs,
+}
 
 
 def rancher_hostname(inv: Inventory) -> str:

@@ -18,12 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..inventory import Inventory, Node
+from ..inventory.fields import DNS_NAME
 from . import data
 
 GPU_LABEL = "nvidia.com/gpu.present"
 SYSTEMD_RESOLV_CONF = "/run/systemd/resolve/resolv.conf"
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _RKE_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 
 
@@ -66,7 +66,7 @@ class RkeNode(_Rke):
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
             prefix, _, name = key.rpartition("/")
-            if (prefix and not _DNS_SUBDOMAIN.fullmatch(prefix)) or not _LABEL_NAME.fullmatch(name):
+            if (prefix and not DNS_NAME.fullmatch(prefix)) or not _LABEL_NAME.fullmatch(name):
                 raise ValueError(f"{key!r} is not a Kubernetes label key")
             if value and not _LABEL_NAME.fullmatch(value):
                 raise ValueError(f"label {key}: {value!r} is not a Kubernetes label value")

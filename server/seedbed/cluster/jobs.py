@@ -34,9 +34,6 @@ log = logging.getLogger("seedbed.cluster")
 LOG_LIMIT = 256 * 1024  # the tail of each job's output is kept
 
 
-FINISHED = ("succeeded", "failed", "interrupted")
-
-
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -215,6 +212,7 @@ class JobLock:
         self._fd: int | None = None
 
     def acquire(self) -> bool:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -43,7 +43,6 @@ class ClusterManager:
         self._reconciling = threading.Lock()
         self._reported: list[str] = []  # ready reports not yet reconciled (runner thread's work)
         self._reported_lock = threading.Lock()
-        self.paths.prepare()
         if self.paths.rancher_password.exists():  # masked in job logs
             self._secrets = [self.paths.rancher_password.read_text(encoding="ascii").strip()]
         self.runner = JobRunner(
@@ -65,6 +64,7 @@ class ClusterManager:
 
     def start(self) -> None:
         """At service start: the SSH key pair exists, the worker runs, missed work is queued."""
+        self.paths.prepare()
         self._key = ensure_service_key(self.state_dir)
         interrupted = self.runner.recover_if_free()
         self.runner.start()

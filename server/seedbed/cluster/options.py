@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from ..errors import SeedbedError
+
+
+class ClusterOptionsError(SeedbedError, ValueError):
+    """A SEEDBED_CLUSTER_* value seedbed cannot use."""
+
 
 @dataclass(frozen=True)
 class ClusterOptions:
@@ -38,13 +44,16 @@ class ClusterOptions:
             try:
                 values[f.name] = _parse(f.type, raw)
             except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
+                raise ClusterOptionsError(f"{name}={raw!r} is not a valid {f.type}") from None
         options = cls(**values)  # type: ignore[arg-type]
         from .preflight import known_checks  # preflight reaches the inventory; options need not
 
-        known_checks(options.preflight_skipped)
+        try:
+            known_checks(options.preflight_skipped)
+        except ValueError as exc:
+            raise ClusterOptionsError(f"SEEDBED_CLUSTER_PREFLIGHT_SKIP: {exc}") from None
         if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
-            raise ValueError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
+            raise ClusterOptionsError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
         return options
 
 

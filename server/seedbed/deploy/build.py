@@ -37,7 +37,7 @@ def cached(root: Path, name: str, key: str, build: Callable[[Path], dict[str, An
     entry = root / f"{name}-{key}"
     if (entry / MANIFEST).is_file():
         return entry
-    with _Lock(root / f".{name}.lock"):
+    with BuildLock(root / f".{name}.lock"):
         if (entry / MANIFEST).is_file():  # built by another process meanwhile
             return entry
         for stale in root.glob(f"tmp-{name}-*"):  # left by a builder that died
@@ -59,7 +59,9 @@ def manifest(entry: Path) -> dict[str, Any]:
     return json.loads((entry / MANIFEST).read_text())
 
 
-class _Lock:
+class BuildLock:
+    """An exclusive flock with a bounded wait: one builder per cache entry."""
+
     def __init__(self, path: Path, timeout: float = BUILD_TIMEOUT + 60) -> None:
         self.path, self.timeout = path, timeout
 

@@ -30,6 +30,7 @@ from typing import Any
 from passlib.hash import sha512_crypt
 
 from .. import seeds
+from ..firstboot import ssh
 from ..inventory import Inventory, load_inventory
 from ..resources import data_dir, default_inventory
 
@@ -59,7 +60,7 @@ def image_autoinstall(inv: Inventory, build_key: str) -> dict[str, Any]:
     # Nobody knows this password; the user (and its sudo rule) is deleted at the end of the build.
     config["identity"] = {"hostname": BUILD_HOSTNAME, "username": BUILD_USER,
                           "password": sha512_crypt.hash(secrets.token_urlsafe(24))}
-    config["ssh"] = {"install-server": True, "authorized-keys": [build_key], "allow-pw": False}
+    config["ssh"] = ssh.installer_ssh([build_key])
     sudoers = f"{BUILD_USER} ALL=(ALL) NOPASSWD:ALL"
     rule = "/etc/sudoers.d/90-seedbed-build"
     write_rule = f"printf '%s\\n' {shlex.quote(sudoers)} > {rule} && chmod 0440 {rule}"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from .fields import DOMAIN_LABEL, Strict, abs_path, address_range
+from .fields import DNS_LABEL, Strict, abs_path, address_range
 
 _K8S_VERSION = re.compile(r"v\d+\.\d+\.\d+-rancher\d+(-\d+)?")
 
@@ -41,7 +41,7 @@ class RancherSettings(Strict):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, v: str | None) -> str | None:
-        if v is not None and not all(DOMAIN_LABEL.fullmatch(p) for p in v.split(".")):
+        if v is not None and not all(DNS_LABEL.fullmatch(p) for p in v.split(".")):
             raise ValueError(f"{v!r} is not a lower-case DNS name")
         return v
 

@@ -12,7 +12,12 @@ _MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
 
 
 
-DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# An RFC 1123 label in lower case (a host name, each part of a domain; 63 characters at
+# most), and dotted names of them. Stated once: the inventory, dnsmasq.conf and
+# cluster.yml's label prefixes all check names with these (fullmatch).
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+DNS_LABEL = re.compile(_LABEL)
+DNS_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 # Values that reach iPXE, GRUB or a kernel command line: those formats have no

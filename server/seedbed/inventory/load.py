@@ -41,7 +41,10 @@ class InventoryError(SeedbedError):
         self.source = source
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        super().__init__(f"{source}: {len(errors)} problem(s)\n" + "\n".join(map(str, problems)))
+        if len(problems) == 1:  # one line, as every other error the CLI prints
+            super().__init__(f"{source}: {problems[0]}")
+        else:
+            super().__init__(f"{source}: {len(errors)} problem(s)\n" + "\n".join(map(str, problems)))
 
 
 @dataclass(frozen=True)

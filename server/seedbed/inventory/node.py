@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .fields import Strict, normalize_mac
+from .fields import DNS_LABEL, Strict, normalize_mac
 from .power import Power
-
-HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 Role = Literal["controlplane", "etcd", "worker"]
 
@@ -54,7 +51,7 @@ class Node(Strict):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, v: str) -> str:
-        if not HOSTNAME.fullmatch(v):
+        if not DNS_LABEL.fullmatch(v):
             raise ValueError(f"{v!r} is not a lower-case RFC 1123 host name label")
         return v
 
@@ -69,7 +66,3 @@ class Node(Strict):
         if len(set(v)) != len(v):
             raise ValueError("a role is listed twice")
         return v
-
-    @property
-    def primary_mac(self) -> str:
-        return self.macs[0]

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from passlib.hash import sha512_crypt
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from .fields import DOMAIN_LABEL, Strict, boot_path, boot_safe, http_url
+from .fields import DNS_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -55,7 +55,7 @@ class Site(Strict):
     @classmethod
     def _domain(cls, v: str) -> str:
         labels = v.split(".")
-        if not all(DOMAIN_LABEL.fullmatch(label) for label in labels) or len(v) > 253:
+        if not all(DNS_LABEL.fullmatch(label) for label in labels) or len(v) > 253:
             raise ValueError(f"{v!r} is not a lower-case DNS domain")
         return v
 

@@ -1,2 +1,3 @@
-"""LAN services built from the inventory: dnsmasq (proxy or full DHCP, TFTP, DNS), DNS
-exports for other servers, and SSSD logins from the site's LDAP directory."""
+"""LAN services built from the inventory: dnsmasq (proxy or full DHCP, TFTP, DNS) and DNS
+exports for other servers. (SSSD logins on the nodes are a first-boot concern:
+seedbed.firstboot.sssd.)"""

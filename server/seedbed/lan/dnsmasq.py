@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..inventory import Inventory
+from ..inventory.fields import DNS_NAME
 
 BIOS_BINARY = "undionly.kpxe"
 # DHCP option 93 client architectures (RFC 4578): 7 is EFI BC, which x86-64 UEFI
@@ -24,7 +25,6 @@ UEFI_ARCHES = (7, 9)
 MENU_TEXT = '"seedbed: network boot"'
 
 _KEY = re.compile(r"[a-z][a-z0-9-]*")
-_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%/+-]*)?")
 _PATH = re.compile(r"(/[A-Za-z0-9_.+-]+)+")
 _TAG = re.compile(r"(tag:!?|set:)[a-z0-9]+")
@@ -74,7 +74,7 @@ def _mac(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    return _check(_NAME, value, "host or domain name")
+    return _check(DNS_NAME, value, "host or domain name")
 
 
 def _path(value: str | Path) -> str:

@@ -52,10 +52,14 @@ class PowerOptions:
         for f in fields(cls):
             raw = env.get(f"SEEDBED_POWER_{f.name.upper()}")
             if raw:
-                values[f.name] = int(raw) if f.name == "attempts" else float(raw)
+                try:
+                    values[f.name] = int(raw) if f.name == "attempts" else float(raw)
+                except ValueError:
+                    raise PowerUnavailable(f"SEEDBED_POWER_{f.name.upper()}={raw!r} is not a "
+                                           "number") from None
         options = cls(**values)  # type: ignore[arg-type]
         if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
-            raise ValueError("SEEDBED_POWER_ATTEMPTS must be >= 1 and delays >= 0")
+            raise PowerUnavailable("SEEDBED_POWER_ATTEMPTS must be >= 1 and delays >= 0")
         return options
 
 
@@ -66,9 +70,8 @@ class PowerControl:
         self.store, self.inventory, self.options, self.clock = store, inventory, options, clock
         self.secrets = SecretsFile(state_dir / FILE_NAME)
         self.jobs = PowerJobs(store, clock)
-        folder = state_dir / "power"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        self.runner = JobRunner(self.jobs, folder / "job.lock", self._execute,
+        # In the state folder itself: a read-only Seedbed (render, nodes) creates nothing.
+        self.runner = JobRunner(self.jobs, state_dir / "power-job.lock", self._execute,
                                 attempts=options.attempts, backoff=options.backoff,
                                 runner=f"{runner} pid {os.getpid()}", secrets=self.secrets.values,
                                 before=self.poll_due, thread_name="power-jobs")
@@ -76,6 +79,9 @@ class PowerControl:
     def start(self) -> None:
         self.runner.recover_if_free()
         self.runner.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
 
     # -- drivers -----------------------------------------------------------------
 
@@ -88,7 +94,7 @@ class PowerControl:
             raise PowerUnavailable(f"{hostname} has no `power:` in the inventory: "
                                    f"{ManualDriver(hostname).what_to_do('reinstall')}")
         if power.driver == "wol":
-            return WolDriver(power.mac or node.primary_mac, str(power.broadcast or "255.255.255.255"),
+            return WolDriver(power.mac or node.macs[0], str(power.broadcast or "255.255.255.255"),
                              power.interface)
         if power.driver == "manual":
             return ManualDriver(hostname, power.instructions)

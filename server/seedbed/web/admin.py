@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import views
+from ..errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from ..inventory import InventoryError, normalize_mac
 from ..inventory_edit import EditConflict
 from ..tokens import token_hash
 from . import seedbed
 from .contract import operation
-from .errors import error_response
 from .models import (
     MAC_PATTERN,
     SQLITE_MAX_INT,
@@ -53,9 +53,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if scheme.lower() == "bearer" and token:
             label = seedbed().store.admin_token_label(token_hash(token.strip()))
         if label is None:
-            response = error_response(401, "admin bearer token required (create one: seedbed token create)")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="seedbed"'
-            return response
+            raise Unauthorized("admin bearer token required (create one: seedbed token create)")
         g.admin = label
         return view(*args, **kwargs)
 
@@ -75,10 +73,7 @@ def list_nodes() -> Response:
 def show_node(hostname: str) -> Response:
     """One node, with its last facts report."""
     service = seedbed()
-    detail = views.node_detail(service.inventory, service.lifecycle, hostname)
-    if detail is None:
-        return error_response(404, f"no node {hostname!r} in the inventory")
-    return jsonify(detail)
+    return jsonify(views.node_detail(service.inventory, service.lifecycle, hostname))
 
 
 @bp.get("/nodes/<hostname>/events")
@@ -107,8 +102,7 @@ def all_events(query: EventsQuery) -> Response:
 def reinstall(hostname: str, body: ReinstallBody) -> Response:
     """Arm the node for a reinstall, for `minutes` or the site's window."""
     service = seedbed()
-    if service.inventory.node_by_hostname(hostname) is None:
-        return error_response(404, f"no node {hostname!r} in the inventory")
+    views.inventory_node(service.inventory, hostname)
     minutes = body.minutes or service.inventory.site.reinstall_window_minutes
     row = service.lifecycle.rearm(hostname, minutes * 60, who=f"api:{g.admin}")
     return jsonify(hostname=hostname, state=row.state, armed_until=row.armed_until)
@@ -131,18 +125,18 @@ def accept(mac: str, body: AcceptBody) -> Response:
     try:
         mac = normalize_mac(mac)
     except ValueError as exc:
-        return error_response(400, str(exc))
+        raise BadRequest(str(exc)) from None
     if mac not in {d["mac"] for d in service.store.discovered()}:
-        return error_response(404, f"{mac} has not been discovered")
+        raise NotFound(f"{mac} has not been discovered")
     node = {"hostname": body.hostname, "macs": [mac], "ip": body.ip, "roles": body.roles,
             **body.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
     try:
         service.accept_discovered(mac, node, who=f"api:{g.admin}")
     except EditConflict as exc:
-        return error_response(409, str(exc))
+        raise Conflict(str(exc)) from None
     except InventoryError as exc:
-        return error_response(422, "the node would make the inventory invalid",
-                              problems=[str(p) for p in exc.problems])
+        raise Unprocessable("the node would make the inventory invalid",
+                            problems=[str(p) for p in exc.problems]) from None
     return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
 
 
@@ -160,7 +154,7 @@ def cluster_job(job_id: int) -> Response:
     """One cluster job with its log."""
     job = seedbed().cluster.jobs.job(job_id)
     if job is None:
-        return error_response(404, f"no cluster job #{job_id}")
+        raise NotFound(f"no cluster job #{job_id}")
     return jsonify(job.summary() | {"log": job.log})
 
 
@@ -178,7 +172,7 @@ def rancher_password() -> Response:
     """Rancher's bootstrap password (never cached)."""
     password = seedbed().cluster.rancher_password()
     if password is None:
-        return error_response(404, "Rancher is disabled in the inventory")
+        raise NotFound("Rancher is disabled in the inventory")
     response = jsonify(bootstrap_password=password)
     response.headers["Cache-Control"] = "no-store"
     return response

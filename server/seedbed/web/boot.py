@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request
+from typing import Literal
+
+from flask import Blueprint, Response, request
 
 from .. import render
-from ..boot import NetbootRequest, artifact_url, decide, install_profile, netboot
+from ..boot import NetbootRequest, netboot
+from ..errors import Conflict
 from . import seedbed
 from .contract import operation
-from .errors import error_response
 from .models import ErrorAnswer, NetbootQuery
 
 bp = Blueprint("boot", __name__)
@@ -17,12 +19,12 @@ _TEXT = "text/plain; charset=utf-8"
 _SCRIPT = {200: ("text/plain",)}
 
 
-def _netboot_request(query: NetbootQuery) -> NetbootRequest:
+def _netboot_request(query: NetbootQuery, loader: Literal["ipxe", "grub"]) -> NetbootRequest:
     def fact(value: str | None) -> str | None:
         return (value or "")[:64] or None
 
     return NetbootRequest(query.mac, fact(query.buildarch), fact(query.platform), fact(query.uuid),
-                          request.remote_addr)
+                          request.remote_addr, loader)
 
 
 @bp.get("/boot.ipxe")
@@ -38,7 +40,7 @@ def chain() -> Response:
 def ipxe(query: NetbootQuery) -> Response:
     """This machine's iPXE script: the installer with its seed when armed, else the local disk."""
     service = seedbed()
-    decision = netboot(service.inventory, service.lifecycle, _netboot_request(query))
+    decision = netboot(service.inventory, service.lifecycle, _netboot_request(query, "ipxe"))
     return Response(render.ipxe_script(decision), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
 
@@ -48,23 +50,8 @@ def ipxe(query: NetbootQuery) -> Response:
 def grub(query: NetbootQuery) -> Response:
     """The same decision as a grub.cfg; 409 when the install's kernel is not on plain HTTP."""
     service = seedbed()
-    request_ = _netboot_request(query)
-    _refuse_what_grub_cannot_fetch(request_)
-    decision = netboot(service.inventory, service.lifecycle, request_)
+    decision = netboot(service.inventory, service.lifecycle, _netboot_request(query, "grub"))
+    if decision.action == "refuse":
+        raise Conflict(decision.reason)
     return Response(render.grub_config(decision, service.inventory.site.base_url), content_type=_TEXT,
                     headers={"Cache-Control": "no-store"})
-
-
-def _refuse_what_grub_cannot_fetch(request_: NetbootRequest) -> None:
-    """Before an install begins: GRUB fetches the kernel and initrd itself, over HTTP only."""
-    service = seedbed()
-    inv = service.inventory
-    decision = decide(inv, service.lifecycle, request_)
-    if decision.action != "install" or decision.node is None:
-        return
-    profile = install_profile(inv, decision.node)
-    for location in (profile.kernel, profile.initrd):
-        try:
-            render.grub_path(artifact_url(inv, location), inv.site.base_url)
-        except ValueError as exc:
-            abort(error_response(409, f"{decision.node.hostname}: {exc}; boot it with iPXE"))

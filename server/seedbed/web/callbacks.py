@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from .. import health, limits
+from ..errors import Gone
 from . import origin, seedbed
 from .contract import operation
-from .errors import error_response
 from .models import (
     CurtinEvent,
     ErrorAnswer,
@@ -69,7 +69,7 @@ def ready(token: str, body: FactsReport) -> Response:
     install = service.lifecycle.current_install(token, origin())
     node = service.inventory.node_by_hostname(install.hostname)
     if node is None:
-        return error_response(410, "node is no longer in the inventory")
+        raise Gone("node is no longer in the inventory")
     outcome = service.lifecycle.ready(token, body.model_dump(), health.problems(node, body), origin())
     if outcome.first:
         service.node_ready(install.hostname)

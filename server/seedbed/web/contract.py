@@ -19,9 +19,11 @@ from flask import Blueprint, Flask, current_app, request
 from pydantic import BaseModel, ValidationError
 from spectree import Response as Answers
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest as UnreadableBody
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from .. import __version__
+from ..errors import BadRequest, RequestError, Unprocessable
 from .models import ErrorAnswer, OpenApiDocument
 from .strict_json import strict_loads
 
@@ -45,16 +47,14 @@ api = SpecTree(
 )
 
 
-class InvalidInput(Exception):
-    """A query (400) or a well-formed JSON body (422) that does not fit the operation's model."""
-
-    def __init__(self, model: type[BaseModel], error: ValidationError, status: int):
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        where = "; ".join(f"{'.'.join(map(str, d['loc'])) or 'body'}: {d['msg']}" for d in details[:5])
-        super().__init__(f"invalid {model.__name__}: {where}")
-        self.message = str(self)
-        self.status = status
-        self.details = [{"loc": list(d["loc"]), "msg": d["msg"], "type": d["type"]} for d in details]
+def invalid_input(kind: type[RequestError], model: type[BaseModel],
+                  error: ValidationError) -> RequestError:
+    """A query (BadRequest) or a well-formed JSON body (Unprocessable) that does not fit
+    the operation's model, with pydantic's details."""
+    details = error.errors(include_url=False, include_input=False, include_context=False)
+    where = "; ".join(f"{'.'.join(map(str, d['loc'])) or 'body'}: {d['msg']}" for d in details[:5])
+    return kind(f"invalid {model.__name__}: {where}",
+                details=[{"loc": list(d["loc"]), "msg": d["msg"], "type": d["type"]} for d in details])
 
 
 def query_args(model: type[BaseModel]) -> BaseModel:
@@ -62,7 +62,7 @@ def query_args(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
-        raise InvalidInput(model, exc, 400) from None
+        raise invalid_input(BadRequest, model, exc) from None
 
 
 def json_body(model: type[BaseModel], required: bool, max_bytes: int | None = None) -> BaseModel:
@@ -75,18 +75,18 @@ def json_body(model: type[BaseModel], required: bool, max_bytes: int | None = No
         raise RequestEntityTooLarge(f"a {model.__name__} body is at most {max_bytes} bytes")
     if not data:
         if required:
-            raise BadRequest(f"expected a JSON {model.__name__} body")
+            raise UnreadableBody(f"expected a JSON {model.__name__} body")
         return model()
     if not request.is_json:
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
     try:
         value = strict_loads(data)
     except ValueError as exc:  # malformed, NaN, too deep, not UTF-8
-        raise BadRequest(f"malformed JSON body: {exc}") from None
+        raise UnreadableBody(f"malformed JSON body: {exc}") from None
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise InvalidInput(model, exc, 422) from None
+        raise invalid_input(Unprocessable, model, exc) from None
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

@@ -1,49 +1,55 @@
 """One error shape for the whole service: JSON `{"error": ...}`, from one handler per kind.
 
-iPXE, GRUB and cloud-init stop at an error status without reading the body, so
-machine-facing endpoints answer errors in the same JSON as the admin API; their text
-form is kept for the scripts and seeds they do read (200 answers).
+Views raise seedbed.errors kinds (or werkzeug's HTTP errors for the protocol: bad JSON,
+too large, wrong method); nothing else sets an error status. iPXE, GRUB and cloud-init
+stop at an error status without reading the body, so machine-facing endpoints answer
+errors in the same JSON as the admin API.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..lifecycle import Denied
-from .contract import InvalidInput
+from .. import errors
 
+# Each domain error kind: its status, and the headers that go with it. A new kind is one line.
+KINDS: dict[type[errors.RequestError], tuple[int, dict[str, str]]] = {
+    errors.BadRequest: (400, {}),
+    errors.Unauthorized: (401, {"WWW-Authenticate": 'Bearer realm="seedbed"'}),
+    errors.Forbidden: (403, {}),
+    errors.NotFound: (404, {}),
+    errors.Conflict: (409, {}),
+    errors.Gone: (410, {}),
+    errors.Unprocessable: (422, {}),
+    errors.RateLimited: (429, {}),
+}
 # Headers an error keeps from werkzeug's own answer (405's Allow, 416's Content-Range, ...).
 _KEPT_HEADERS = ("Allow", "Content-Range", "WWW-Authenticate", "Retry-After")
 
 
-def error_response(status: int, message: str, **extra: object) -> Response:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None,
+                   **extra: object) -> Response:
+    """The one error answer: JSON with the message and any details, and the status."""
     response = jsonify(error=message, **extra)
     response.status_code = status
+    response.headers.update(headers or {})
     return response
+
+
+def domain_error(status: int, headers: dict[str, str], exc: errors.RequestError) -> Response:
+    return error_response(status, exc.message, headers, **exc.extra)
 
 
 def http_error(exc: HTTPException) -> Response:
     """Werkzeug's errors (404, 405, 413, 416, 400 from bad JSON, 500 ...) without their HTML."""
-    if exc.response is not None:  # a view aborted with a complete answer
-        return exc.response
-    response = error_response(exc.code or 500, exc.description or exc.name)
-    for name, value in exc.get_headers():
-        if name in _KEPT_HEADERS:
-            response.headers[name] = value
-    return response
-
-
-def denied(exc: Denied) -> Response:
-    """A refused token: the reason is safe to show (it never echoes the token)."""
-    return error_response(exc.status, exc.reason)
-
-
-def invalid_input(exc: InvalidInput) -> Response:
-    return error_response(exc.status, exc.message, details=exc.details)
+    kept = {name: value for name, value in exc.get_headers() if name in _KEPT_HEADERS}
+    return error_response(exc.code or 500, exc.description or exc.name, kept)
 
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(Denied, denied)
-    app.register_error_handler(InvalidInput, invalid_input)
+    for kind, (status, headers) in KINDS.items():
+        app.register_error_handler(kind, partial(domain_error, status, headers))

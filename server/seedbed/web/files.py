@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, send_file
 
+from ..errors import NotFound
 from ..files_root import artifact_path
 from . import seedbed
 from .contract import operation
@@ -20,7 +21,7 @@ def artifact(name: str) -> Response:
     settings = seedbed().settings
     path = artifact_path(settings.artifacts, settings.state_dir, name)
     if path is None:
-        abort(404)
+        raise NotFound(f"no file {name!r} in the files folder")
     # conditional=True answers Range and If-Modified-Since from the file itself
     # (sendfile through the WSGI server's file wrapper).
     return send_file(path, conditional=True, etag=True, max_age=0)

@@ -26,6 +26,7 @@ from ..inventory import normalize_mac
 MAC_PATTERN = (r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$|^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}$"
                r"|^[0-9A-Fa-f]{12}$")
 REINSTALL_MAX_MINUTES = 7 * 24 * 60
+EVENTS_MAX_LIMIT = 10_000
 SQLITE_MAX_INT = 2**63 - 1  # ids beyond it cannot exist (and would not bind)
 
 
@@ -112,7 +113,7 @@ class NetbootQuery(_Query):
 
 
 class EventsQuery(_Query):
-    limit: Annotated[int, Field(ge=0, le=10_000)] = 200
+    limit: Annotated[int, Field(ge=0, le=EVENTS_MAX_LIMIT)] = 200
     after: Annotated[int, Field(ge=0, le=SQLITE_MAX_INT)] = 0
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .resources import data_file
+from ..inventory import Node
+from ..resources import data_file
+from .base import Target
+
+if TYPE_CHECKING:
+    from ..health import Facts
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,12 @@ def ufw_commands(subnet: ipaddress.IPv4Network) -> list[list[str]]:
                          "proto", rule.proto, "comment", rule.why])
     commands.append(["ufw", "--force", "enable"])
     return commands
+
+
+def config(target: Target) -> dict[str, Any]:
+    firewall = "; ".join(shlex.join(argv) for argv in ufw_commands(target.inv.site.subnet))
+    return {"runcmd": [["sh", "-c", f"if command -v ufw >/dev/null; then {firewall}; fi"]]}
+
+
+def problems(node: Node, facts: Facts) -> list[str]:
+    return []  # reported (facts.firewall), not yet a reason to keep a node out

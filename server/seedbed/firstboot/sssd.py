@@ -1,6 +1,6 @@
 """Directory logins on the nodes: SSSD against the site's LDAP server.
 
-The node's first-boot cloud-config gains the packages, /etc/sssd/sssd.conf (0600,
+With an `ldap` section, the node's first-boot cloud-config gains the packages, /etc/sssd/sssd.conf (0600,
 written with configparser from validated values), the CA certificate, sshd's
 AuthorizedKeysCommand for key logins, and pam_mkhomedir. The bind password travels
 only inside that per-install seed: it is never logged and `seedbed render sssd`
@@ -12,9 +12,13 @@ from __future__ import annotations
 import configparser
 import io
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..inventory import Inventory, Ldap
+from ..inventory import Inventory, Ldap, Node
+from .base import Target
+
+if TYPE_CHECKING:
+    from ..health import Facts
 
 SSSD_CONF = "/etc/sssd/sssd.conf"
 CA_CERT = "/etc/sssd/seedbed-ldap-ca.pem"
@@ -83,15 +87,13 @@ def _sshd_password_block(group: str) -> list[str]:
     return ["sh", "-c", script]
 
 
-def add_directory_logins(config: dict[str, Any], inv: Inventory) -> None:
-    """Add SSSD to a first-boot cloud-config (no-op without an `ldap` section).
-
-    Its commands go first in runcmd: the seed's own sshd restart, which follows,
-    then loads the AuthorizedKeysCommand and Match settings.
-    """
+def config(target: Target) -> dict[str, Any]:
+    """Nothing without an `ldap` section. Listed before `ssh`: its sshd restart then loads
+    the AuthorizedKeysCommand and Match settings written here."""
+    inv = target.inv
     ldap = inv.ldap
     if ldap is None:
-        return
+        return {}
     files = [
         {"path": SSSD_CONF, "permissions": "0600", "owner": "root:root", "content": sssd_conf(inv, ldap)},
         {"path": CA_CERT, "permissions": "0644", "content": ldap.ca_cert},
@@ -115,6 +117,8 @@ def add_directory_logins(config: dict[str, Any], inv: Inventory) -> None:
     ]
     if "passwords" in ldap.logins and ldap.allowed_group:
         commands.append(_sshd_password_block(ldap.allowed_group))
-    config["packages"] = [*config.get("packages", []), *PACKAGES]
-    config["write_files"] = [*config.get("write_files", []), *files]
-    config["runcmd"] = [*commands, *config.get("runcmd", [])]
+    return {"packages": list(PACKAGES), "write_files": files, "runcmd": commands}
+
+
+def problems(node: Node, facts: Facts) -> list[str]:
+    return []

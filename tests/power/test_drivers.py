@@ -71,7 +71,8 @@ def test_wrong_password_fails_once_without_retry_or_leak(power_service: Seedbed,
     assert job.attempt == 1 and power_service.power.jobs.retried_by(job.id) is None
     power_service.power.secrets.set("bmc-ipmi", "not-the-password")
     job = run(power_service, "bmc-ipmi", "on")
-    assert job.state == "failed", job.outcome
+    assert job.state == "failed" and "login refused" in (job.outcome or ""), job.outcome
+    assert job.attempt == 1 and power_service.power.jobs.retried_by(job.id) is None
     assert "set power" not in ipmi_sim.hook_log()  # the chassis was never touched
     assert {h: node_state(power_service, h) for h in before} == before
 
@@ -84,6 +85,7 @@ def test_unanswering_bmc_is_retried_with_back_off_then_fails(power_service: Seed
     assert first is not None and first.state == "failed", "no retry was made"
     assert "retrying in" in (first.outcome or "")
     assert job.state == "failed" and job.attempt == 2 and "(attempt 2 of 2)" in (job.outcome or "")
+    assert "Get Channel Authentication Capabilities" in (job.outcome or ""), job.outcome  # why
     assert (job.started_at or 0) - (first.finished_at or 0) >= 0.2  # the back-off was waited
     status = power_service.power.read_status("bmc-ipmi")
     assert status["state"] == "unknown" and status["error"], status

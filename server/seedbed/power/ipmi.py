@@ -57,8 +57,9 @@ class IpmiDriver(PowerDriver):
     def _chassis(self, *args: str) -> str:
         if shutil.which(self.tool) is None:
             raise PowerError(f"{self.tool} is not installed (apt-get install ipmitool)", retry=False)
-        argv = [self.tool, "-I", "lanplus", "-H", self.host, "-p", self.port, "-U", self.username,
-                "-E", "-R", str(RETRIES), "-N", str(RETRY_SECONDS)]
+        # -v: only then does ipmitool say why a session failed (a refused login or no answer)
+        argv = [self.tool, "-v", "-I", "lanplus", "-H", self.host, "-p", self.port,
+                "-U", self.username, "-E", "-R", str(RETRIES), "-N", str(RETRY_SECONDS)]
         if self.cipher_suite is not None:
             argv += ["-C", str(self.cipher_suite)]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IPMI_PASSWORD": self._password}
@@ -67,7 +68,9 @@ class IpmiDriver(PowerDriver):
                                   text=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise PowerError(f"{self.describe()}: no answer in {TIMEOUT_SECONDS}s") from None
-        output = " ".join((done.stdout + " " + done.stderr).split())
+        said = [line for line in (done.stdout + "\n" + done.stderr).splitlines()
+                if line.strip() and not line.startswith("Loading IANA")]
+        output = " ".join(" ".join(said).split())[-500:]
         if done.returncode != 0:
             refused = any(word in output.lower() for word in REFUSED)
             why = "login refused (check the username and set-credentials)" if refused else output

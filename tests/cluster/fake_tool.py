@@ -1,17 +1,28 @@
-"""Fake rke, helm and kubectl for the cluster tests: strict about what they are given.
+"""Fake rke, helm and kubectl (and for RKE2: rke2, ssh) for the cluster tests: strict about
+what they are given.
 
 Each call is appended to $SEEDBED_FAKE_DIR/calls.jsonl with its argv, working
 folder, pid and the files it was given. $SEEDBED_FAKE_DIR/control.json tells a
 tool to fail (the first N calls, optionally only for one release) or to hang,
 rke which version it is and which Kubernetes versions it lists, helm which
 recorded versions to drop from its index (helm_index.yaml).
+
+RKE2: `rke2 server|agent --config FILE` stands for a node's rke2 starting: it checks the
+config.yaml against rke2's flags (rke2_flags.py), the token and the `server:` URL, and joins
+the node to a fake cluster kept in $SEEDBED_FAKE_DIR/rke2-cluster.json (the first server
+makes it, with its own CA). `ssh` stands for a node: it only reads the kubeconfig rke2 wrote
+there, as the user of its write-kubeconfig-group. `kubectl get nodes` answers for that
+cluster, only with a kubeconfig that points at the first server and trusts its CA.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import json
 import os
+import secrets
 import stat
 import sys
 import time
@@ -23,6 +34,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import rke2_flags  # noqa: E402
 import rke_fields  # noqa: E402
 
 HANG_LIMIT = 120  # a hanging fake exits on its own after this, if nobody stops it
@@ -287,7 +299,10 @@ def helm(args: list[str]) -> int:
 # -- kubectl ------------------------------------------------------------------
 
 def kubectl(args: list[str]) -> int:
-    positional, opts = options(args, set(), {"--namespace", "--for", "--timeout", "--filename"})
+    positional, opts = options(args, set(), {"--namespace", "--for", "--timeout", "--filename",
+                                             "--output"})
+    if positional == ["get", "nodes"]:
+        return kubectl_get_nodes(args, opts)
     if positional[:1] == ["wait"]:
         if not opts.get("--for") or len(positional) != 2:
             raise Usage(f"fake kubectl wait needs --for and a resource, got {args}")
@@ -313,19 +328,189 @@ def kubectl(args: list[str]) -> int:
     return 0
 
 
+# -- RKE2 ---------------------------------------------------------------------------------------
+
+SUPERVISOR_PORT, API_PORT = 9345, 6443
+KUBECONFIG_ON_NODE = "/etc/rancher/rke2/rke2.yaml"
+
+
+def rke2_cluster() -> dict[str, Any] | None:
+    path = fake_dir() / "rke2-cluster.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_rke2_cluster(cluster: dict[str, Any]) -> None:
+    (fake_dir() / "rke2-cluster.json").write_text(json.dumps(cluster))
+
+
+def fake_ca() -> str:
+    body = base64.b64encode(secrets.token_bytes(96)).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+def token_problem(token: str, cluster: dict[str, Any]) -> str | None:
+    """rke2's check of a joining token: the secret, or K10<CA sha256>::server:<secret>."""
+    if token == cluster["secret"]:
+        return None
+    if not token.startswith("K10"):
+        return "token rejected: not the cluster's secret"
+    digest, _, rest = token[3:].partition("::")
+    ca_digest = hashlib.sha256(cluster["ca"].encode()).hexdigest()
+    if digest != ca_digest:
+        return f"token CA hash {digest} does not match the cluster CA hash {ca_digest}"
+    if rest != f"server:{cluster['secret']}":
+        return "token rejected: not the cluster's secret"
+    return None
+
+
+def rke2(args: list[str]) -> int:
+    """`rke2 server|agent --config FILE`: join the fake cluster, as rke2's start would."""
+    positional, opts = options(args, set(), {"--config"})
+    if positional not in (["server"], ["agent"]) or "--config" not in opts:
+        raise Usage(f"fake rke2 knows only `server|agent --config FILE`, got {args}")
+    command = positional[0]
+    text = Path(opts["--config"]).read_text()
+    config = yaml.safe_load(text)
+    errors = rke2_flags.validate(config, command)
+    entry = {"tool": "rke2", "argv": args, "files": {opts["--config"]: text}, "errors": errors}
+    if not errors:
+        errors = join_errors(config, command)
+    if errors:
+        record(entry | {"outcome": "invalid", "errors": errors})
+        for error in errors:
+            print(f"level=fatal msg=\"{error}\"", flush=True)
+        return 1
+    record(entry | {"outcome": "ok"})
+    print(f"level=info msg=\"rke2 {command} {config['node-name']} joined (fake)\"", flush=True)
+    return 0
+
+
+def join_errors(config: dict[str, Any], command: str) -> list[str]:
+    cluster = rke2_cluster()
+    name, address = config.get("node-name"), (config.get("node-ip") or [None])[0]
+    if not name or not address:
+        return ["the fake needs node-name and node-ip"]
+    if cluster is None:
+        if command != "server" or "server" in config:
+            return [f"no cluster to join at {config.get('server')}: the first server starts it"]
+        if not config.get("token"):
+            return ["the first server needs a token"]
+        cluster = {"secret": config["token"], "ca": fake_ca(), "first": address,
+                   "kubeconfig_group": config.get("write-kubeconfig-group"),
+                   "kubeconfig_mode": config.get("write-kubeconfig-mode"), "nodes": {}}
+    else:
+        wanted = f"https://{cluster['first']}:{SUPERVISOR_PORT}"
+        if name in cluster["nodes"] and cluster["nodes"][name]["ip"] == cluster["first"]:
+            pass  # the first server restarting: same config, no server key
+        elif config.get("server") != wanted:
+            return [f"server: {config.get('server')!r} is not the first server's {wanted}"]
+        problem = token_problem(str(config.get("token", "")), cluster)
+        if problem:
+            return [problem]
+    cluster["nodes"][name] = {"ip": address, "type": command,
+                              "labels": config.get("node-label", []),
+                              "taints": config.get("node-taint", [])}
+    save_rke2_cluster(cluster)
+    return []
+
+
+def ssh(args: list[str]) -> int:
+    """ssh to a fake node: only `cat` of the kubeconfig rke2 wrote on the first server."""
+    i, opts = 0, {}
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] in ("-i", "-p", "-o", "-L", "-l"):
+            if i + 1 >= len(args):
+                raise Usage(f"option requires an argument -- {args[i]}")
+            opts.setdefault(args[i], []).append(args[i + 1])
+            i += 2
+        elif args[i] in ("-N", "-T", "-q"):
+            i += 1
+        else:
+            raise Usage(f"unknown option -- {args[i]}")
+    if i >= len(args) or "@" not in args[i]:
+        raise Usage("usage: ssh [options] user@host [command]")
+    user, host = args[i].split("@", 1)
+    command = args[i + 1:]
+    entry = {"tool": "ssh", "argv": args, "files": {}}
+    problems = [e for e in key_errors({"nodes": [{"ssh_key_path": (opts.get("-i") or [""])[-1]}]})]
+    if "BatchMode=yes" not in opts.get("-o", []):
+        problems.append("BatchMode=yes missing: ssh would prompt in a job")
+    cluster = rke2_cluster()
+    node = next((n for n in (cluster or {"nodes": {}})["nodes"].values() if n["ip"] == host), None)
+    if node is None:
+        problems.append(f"ssh: connect to host {host} port 22: No route to host (no such node)")
+    elif command != ["cat", KUBECONFIG_ON_NODE] or host != cluster["first"]:
+        problems.append(f"the fake node {host} only serves `cat {KUBECONFIG_ON_NODE}` on the "
+                        f"first server, got {command}")
+    elif user != cluster["kubeconfig_group"] or cluster["kubeconfig_mode"] != "0640":
+        problems.append(f"cat: {KUBECONFIG_ON_NODE}: Permission denied (user {user}, group "
+                        f"{cluster['kubeconfig_group']}, mode {cluster['kubeconfig_mode']})")
+    if problems:
+        record(entry | {"outcome": "fail", "errors": problems})
+        print("\n".join(problems), file=sys.stderr)
+        return 255 if node is None else 1
+    record(entry | {"outcome": "ok"})
+    print(rke2_kubeconfig(cluster), end="")
+    return 0
+
+
+def rke2_kubeconfig(cluster: dict[str, Any]) -> str:
+    """The rke2.yaml the first server writes: the loopback API, the cluster CA, a client key."""
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "default",
+        "clusters": [{"name": "default", "cluster": {
+            "server": f"https://127.0.0.1:{API_PORT}",
+            "certificate-authority-data": base64.b64encode(cluster["ca"].encode()).decode()}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "users": [{"name": "default", "user": {"client-key-data": "FAKEKEY"}}],
+    })
+
+
+def kubectl_get_nodes(args: list[str], opts: dict[str, Any]) -> int:
+    """The fake cluster's nodes, with a kubeconfig for its API and CA only."""
+    if opts.get("--output") != "json":
+        raise Usage("the fake kubectl get nodes needs --output json")
+    entry = {"tool": "kubectl", "argv": args, "files": {}}
+    cluster = rke2_cluster()
+    config = yaml.safe_load(Path(os.environ.get("KUBECONFIG", "/nonexistent")).read_text())
+    server = config["clusters"][0]["cluster"]
+    problem = None
+    if cluster is None:
+        problem = "no cluster"
+    elif server.get("server") != f"https://{cluster['first']}:{API_PORT}":
+        problem = (f"Unable to connect to the server: dial tcp {server.get('server')}: "
+                   "connection refused")
+    elif base64.b64decode(server.get("certificate-authority-data", "")).decode() != cluster["ca"]:
+        problem = "Unable to connect to the server: x509: certificate signed by unknown authority"
+    if problem:
+        record(entry | {"outcome": "fail", "error": problem})
+        print(problem, file=sys.stderr)
+        return 1
+    not_ready = set(control("kubectl").get("not_ready", []))
+    items = [{"metadata": {"name": name, "labels": dict(lb.split("=", 1) for lb in node["labels"])},
+              "spec": {"taints": node["taints"]},
+              "status": {"conditions": [{"type": "Ready", "status":
+                                         "False" if name in not_ready else "True"}]}}
+             for name, node in cluster["nodes"].items()]
+    record(entry | {"outcome": "ok", "nodes": sorted(cluster["nodes"])})
+    print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return 0
+
+
 def main(tool: str, args: list[str]) -> int:
     try:
-        return {"rke": rke, "helm": helm, "kubectl": kubectl}[tool](args)
+        return {"rke": rke, "helm": helm, "kubectl": kubectl, "rke2": rke2, "ssh": ssh}[tool](args)
     except Usage as exc:
         record({"tool": tool, "argv": args, "files": {}, "outcome": "usage", "error": str(exc)})
         print(f"{tool}: {exc}", file=sys.stderr)
         return 2
 
 
-def install(bin_dir: Path) -> None:
-    """Write the three executables into bin_dir, each running this module."""
+def install(bin_dir: Path, tools: tuple[str, ...] = ("rke", "helm", "kubectl")) -> None:
+    """Write the executables into bin_dir, each running this module (ssh only when asked:
+    the tests against real sshd need the real one)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for tool in ("rke", "helm", "kubectl"):
+    for tool in tools:
         script = bin_dir / tool
         script.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(HERE)!r})\n"
                           f"import fake_tool\nsys.exit(fake_tool.main({tool!r}, sys.argv[1:]))\n")

@@ -87,9 +87,10 @@ class Site:
         return log
 
     def sshd(self, name: str, addresses: list[str], authorized: Path, refuse: list[str],
-             docker: bool) -> Path:
+             docker: bool, etc_overlay: Path | None = None) -> Path:
         """A real sshd for these node addresses; its /run (Docker socket) and /etc/passwd
-        (a labadmin user) are its own, mounted in its private mount namespace."""
+        (a labadmin user) are its own, mounted in its private mount namespace, and so is
+        `etc_overlay` (files laid over /etc, e.g. a node's /etc/rancher/rke2/rke2.yaml)."""
         folder = self.folder / name
         folder.mkdir()
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "hostkey")],
@@ -114,8 +115,14 @@ class Site:
         docker_log = folder / "docker.log"
         start_docker = (f"{sys.executable} {HERE / 'fake_docker.py'} /run/docker.sock "
                         f"{docker_log} {ADMIN_UID} & " if docker else "")
+        overlay = ""
+        if etc_overlay is not None:
+            work = Path(tempfile.mkdtemp(prefix="seedbed-overlay-"))
+            self.cleanup.append(work)
+            overlay = (f"mount -t overlay overlay -o lowerdir=/etc,upperdir={etc_overlay},"
+                       f"workdir={work} /etc; ")
         script = ("set -e; mount -t tmpfs tmpfs /run; mkdir -m 755 /run/sshd; "
-                  f"mount --bind {passwd} /etc/passwd; {start_docker}"
+                  f"{overlay}mount --bind {passwd} /etc/passwd; {start_docker}"
                   f"exec {shutil.which('sshd', path=SYSTEM_PATH)} -D -e -f {folder / 'sshd_config'}")
         self._start(f"sshd-{name}", ["sh", "-c", script], "Server listening")
         return docker_log

@@ -1,5 +1,5 @@
 """The cluster parts of the `seedbed` command: `cluster status|up|preflight|password|log`,
-`render cluster-yml`."""
+`render cluster-yml`, `render rke2-config`."""
 
 from __future__ import annotations
 
@@ -9,19 +9,23 @@ import sys
 import time
 from typing import Any
 
-from ..cluster import clusteryml
+from ..cluster import clusteryml, rke2config, rke2token
 from ..cluster.clusteryml import ClusterYmlError
 from ..service import Seedbed
 from ..web.models import SQLITE_MAX_INT
 from .common import Commands, open_seedbed, whole_number, with_state
 
 RENDER_KIND = "cluster-yml"
+RKE2_RENDER_KIND = "rke2-config"
+RENDER_KINDS = (RENDER_KIND, RKE2_RENDER_KIND)
+MASKED_TOKEN = "<the cluster token: render with --show-secrets>"  # noqa: S105 - a placeholder
 ACTIONS = ("status", "up", "preflight", "password", "log")
 
 
 def add_commands(commands: Commands) -> None:
-    help_text = ("the Kubernetes cluster: status (members, last job), up (run rke up and the "
-                 "add-ons now, here), preflight (check tools, pins, DNS, NFS, SSH before rke up), "
+    help_text = ("the Kubernetes cluster: status (engine, members, last job), up (run rke up, or "
+                 "wait for the RKE2 members, and the add-ons now, here), preflight (check tools, "
+                 "pins, DNS, NFS, SSH before rke up), "
                  "password (Rancher's bootstrap password), log [JOB]")
     p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
     with_state(p)
@@ -72,7 +76,31 @@ def preflight(service: Seedbed) -> int:
     return 1 if counts["failed"] else 0
 
 
+def print_rke2_config(service: Seedbed, mac: str, show_secrets: bool) -> int:
+    """The config.yaml a node's first boot writes for RKE2; the token masked unless asked."""
+    inv = service.inventory
+    node = inv.node_by_mac(mac)
+    if node is None:
+        print(f"seedbed render {RKE2_RENDER_KIND}: {mac} is not in the inventory",
+              file=sys.stderr)
+        return 1
+    paths = service.cluster.paths
+    if not show_secrets:
+        token = MASKED_TOKEN
+    elif not paths.rke2_token.exists():
+        token = "<not generated yet: seedbed serve makes it at start>"  # noqa: S105
+    else:  # read only: render changes no state
+        token = rke2token.token_for(paths, service.cluster.is_first_server(node))
+    sys.stdout.write(rke2config.to_text(rke2config.node_config(inv, node, token)))
+    return 0
+
+
 def print_cluster_yml(service: Seedbed, ready_only: bool) -> int:
+    if service.inventory.cluster.engine != "rke":
+        print(f"seedbed render {RENDER_KIND}: cluster.engine is {service.inventory.cluster.engine}"
+              f", which has no cluster.yml: see `seedbed render {RKE2_RENDER_KIND} --mac MAC`",
+              file=sys.stderr)
+        return 1
     try:
         text, warnings = render_cluster_yml(service, ready_only)
     except ClusterYmlError as exc:
@@ -99,7 +127,7 @@ def render_cluster_yml(service: Seedbed, ready_only: bool) -> tuple[str, list[st
 
 
 def status_text(status: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"engine: {status['engine']} (waits for {status['engine_waits_for']})"]
     if status["problem"]:
         lines.append(f"cluster.yml cannot be written: {status['problem']}")
     elif status["ready"]:
@@ -115,7 +143,11 @@ def status_text(status: dict[str, Any]) -> str:
     lines.append(f"kubernetes: {status['kubernetes_version']}")
     lines.append(f"kubeconfig: {status['kubeconfig'] or 'none yet'}"
                  + (f" (copied to {status['kubeconfig_copy']})" if status["kubeconfig_copy"] else ""))
-    lines.append(f"cluster.rkestate backups: {len(status['rkestate_backups'])}")
+    if status["engine"] == "rke2":
+        lines.append(f"rke2 token: {status['rke2_token']}; kubeconfig backups: "
+                     f"{len(status['kubeconfig_backups'])}")
+    else:
+        lines.append(f"cluster.rkestate backups: {len(status['rkestate_backups'])}")
     if status["rancher"]:
         lines.append(f"rancher: {status['rancher']['url']} (bootstrap password: "
                      f"{status['rancher']['bootstrap_password']}; `seedbed cluster password`)")

@@ -21,9 +21,10 @@ def add_commands(commands: Commands) -> None:
     p = commands.command("render", render_command,
                          "print what a machine would receive (no state is changed)")
     with_state(p)
-    p.add_argument("kind", choices=NODE_KINDS + (cluster.RENDER_KIND,) + lan.RENDER_KINDS)
+    p.add_argument("kind", choices=NODE_KINDS + cluster.RENDER_KINDS + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
-                   help="sssd: include the LDAP bind password instead of masking it")
+                   help="sssd: include the LDAP bind password instead of masking it; "
+                        "rke2-config: the cluster token")
     p.add_argument("--mac", type=mac_address, help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
                    help="provision: the golden image's steps (no host identity, every driver); "
@@ -54,6 +55,8 @@ def render_command(args: argparse.Namespace) -> int:
     if not args.mac:
         raise UsageError("seedbed render: --mac is required")
     mac = args.mac
+    if args.kind == cluster.RKE2_RENDER_KIND:
+        return cluster.print_rke2_config(service, mac, args.show_secrets)
     loader = "grub" if args.kind == "grub" else "ipxe"
     decision = decide_now(inv, service.lifecycle, NetbootRequest(mac, loader=loader))
     if decision.action == "refuse":

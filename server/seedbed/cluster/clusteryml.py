@@ -271,7 +271,11 @@ def _rules(cluster: RkeCluster) -> tuple[list[str], list[str]]:
 
 
 def kubernetes_version(inv: Inventory) -> str:
-    return inv.cluster.kubernetes_version or str(data.versions()["kubernetes_version"])
+    if inv.cluster.kubernetes_version:
+        return inv.cluster.kubernetes_version
+    if inv.cluster.engine == "rke2":
+        return str(data.rke2_versions()["rke2_version"])
+    return str(data.versions()["kubernetes_version"])
 
 
 def node_entry(inv: Inventory, node: Node, key_path: Path) -> dict[str, Any]:

@@ -29,11 +29,12 @@ class JobContext:
         if self.on_stage is not None:
             self.on_stage(name)
 
-    def run(self, argv: Sequence[str], stage: str, timeout: float) -> str:
+    def run(self, argv: Sequence[str], stage: str, timeout: float,
+            log_output: bool = True) -> str:
         """Run one command in the working folder; CommandFailed names `stage`."""
         self.stage(stage)
         return proc.run(argv, stage=stage, cwd=self.paths.work, env=self.env, timeout=timeout,
-                        log=self.log, on_start=self.on_start)
+                        log=self.log, on_start=self.on_start, log_output=log_output)
 
     def note(self, text: str) -> None:
         self.log.write(f"# {text}\n")

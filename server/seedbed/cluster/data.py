@@ -1,4 +1,5 @@
-"""The cluster's data files under rke/: pinned versions, the base cluster.yml, chart values."""
+"""The cluster's data files under rke/: pinned versions, the base cluster.yml, chart values;
+RKE2's under rke/rke2/."""
 
 from __future__ import annotations
 
@@ -38,14 +39,36 @@ def metallb_pool() -> list[dict[str, Any]]:
     return _load_all("metallb-pool.yaml")
 
 
+def rke2_versions() -> dict[str, Any]:
+    return copy.deepcopy(_load("rke2/versions.yaml"))
+
+
+def rke2_ports() -> dict[str, Any]:
+    return copy.deepcopy(_load("rke2/ports.yaml"))
+
+
+def rke2_chart_values(release: str) -> dict[str, Any]:
+    """RKE2's overlay on a chart's values (empty when it needs none)."""
+    path = data_file("rke", f"rke2/values/{release}.yaml")
+    return copy.deepcopy(_load(f"rke2/values/{release}.yaml") or {}) if path.exists() else {}
+
+
+def rke2_nvidia_runtimeclass() -> list[dict[str, Any]]:
+    return _load_all("rke2/nvidia-runtimeclass.yaml")
+
+
 def minor(version: str) -> tuple[int, int]:
     """(major, minor) of a version such as v1.30.14-rancher1-1 or 1.30."""
     major, minor_part = version.lstrip("v").split(".")[:2]
     return int(major), int(minor_part)
 
 
-def network_plugin_problem(plugin: str, kubernetes_version: str) -> str | None:
-    """Why rke would refuse this plugin for this Kubernetes version, or None (rke/versions.yaml)."""
+def network_plugin_problem(plugin: str, kubernetes_version: str, engine: str = "rke") -> str | None:
+    """Why the engine would refuse this plugin for this Kubernetes version, or None."""
+    if engine == "rke2":
+        known = rke2_versions()["cni"]
+        return None if plugin in known else (
+            f"{plugin!r} is not a CNI plugin rke2 deploys: use one of {', '.join(known)}")
     table = versions()["network_plugins"]
     usable = [name for name, limits in table.items()
               if "below" not in (limits or {}) or minor(kubernetes_version) < minor(str(limits["below"]))]

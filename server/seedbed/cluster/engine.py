@@ -1,5 +1,5 @@
-"""The cluster engine: RKE v1's `rke up`. RKE1 reached end of life in July 2025; keeping the
-engine behind this one small interface lets an RKE2 engine take its place."""
+"""The cluster engine: RKE v1's `rke up`, or RKE2 (rke2.py). RKE1 reached end of life in July
+2025; both sit behind this one small interface, chosen by the inventory's cluster.engine."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from .state import ClusterPaths, restore_work_state, save_after_up
 
 
 class Engine(Protocol):
-    tools: tuple[str, ...]
+    tools: tuple[str, ...]  # the executables up() is given, by name
 
-    def up(self, plan: Plan, ctx: JobContext, tool: str, update_only: bool) -> list[Path]: ...
+    def up(self, plan: Plan, ctx: JobContext, tools: dict[str, str],
+           update_only: bool) -> list[Path]: ...
 
 
 class RkeEngine:
     tools = ("rke",)
 
-    def up(self, plan: Plan, ctx: JobContext, tool: str, update_only: bool) -> list[Path]:
+    def up(self, plan: Plan, ctx: JobContext, tools: dict[str, str],
+           update_only: bool) -> list[Path]:
         """Write cluster.yml, run rke up in the working folder, save state; return the backups."""
+        tool = tools["rke"]
         paths = ctx.paths
         atomic_write(paths.cluster_yml, plan.text.encode(), 0o600)
         if restore_work_state(paths):

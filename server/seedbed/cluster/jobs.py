@@ -57,6 +57,7 @@ class Job:
     log: str
     child_pid: int | None
     child_start: str | None
+    engine: str | None = None  # rke or rke2 (schema 0050); None before engines were chosen
 
     def summary(self) -> dict[str, Any]:
         """The job without its log (the log is fetched on its own)."""
@@ -132,10 +133,15 @@ class Jobs:
     def update(self, job_id: int, **fields: Any) -> None:
         if "members" in fields:
             fields["members"] = json.dumps(fields["members"])
+        engine = fields.pop("engine", None)
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self.store.transaction() as db:
-            db.execute(f"UPDATE cluster_jobs SET {assignments} WHERE id = ?",  # noqa: S608
-                       (*fields.values(), job_id))
+            if fields:
+                db.execute(f"UPDATE cluster_jobs SET {assignments} WHERE id = ?",  # noqa: S608
+                           (*fields.values(), job_id))
+            if engine is not None:  # its own table (schema 0050)
+                db.execute("INSERT OR REPLACE INTO cluster_job_engines (job_id, engine)"
+                           " VALUES (?, ?)", (job_id, engine))
 
     def append_log(self, job_id: int, text: str) -> None:
         with self.store.transaction() as db:
@@ -152,31 +158,31 @@ class Jobs:
     # -- queries -----------------------------------------------------------------
 
     def job(self, job_id: int) -> Job | None:
-        row = self.store.read().execute("SELECT * FROM cluster_jobs WHERE id = ?",
+        row = self.store.read().execute("SELECT * FROM cluster_jobs_read WHERE id = ?",
                                         (job_id,)).fetchone()
         return _job(row) if row else None
 
     def recent(self, limit: int = 20) -> list[Job]:
-        rows = self.store.read().execute("SELECT * FROM cluster_jobs ORDER BY id DESC LIMIT ?",
+        rows = self.store.read().execute("SELECT * FROM cluster_jobs_read ORDER BY id DESC LIMIT ?",
                                          (limit,)).fetchall()
         return [_job(r) for r in rows]
 
     def where(self, condition: str, args: tuple = ()) -> Job | None:
         """The newest job matching an SQL condition written in this package."""
         row = self.store.read().execute(
-            f"SELECT * FROM cluster_jobs WHERE {condition} ORDER BY id DESC LIMIT 1",  # noqa: S608
+            f"SELECT * FROM cluster_jobs_read WHERE {condition} ORDER BY id DESC LIMIT 1",  # noqa: S608
             args).fetchone()
         return _job(row) if row else None
 
     def next_queued(self) -> Job | None:
         row = self.store.read().execute(
-            "SELECT * FROM cluster_jobs WHERE state = 'queued' ORDER BY not_before, id LIMIT 1"
+            "SELECT * FROM cluster_jobs_read WHERE state = 'queued' ORDER BY not_before, id LIMIT 1"
         ).fetchone()
         return _job(row) if row else None
 
     def running(self) -> list[Job]:
         rows = self.store.read().execute(
-            "SELECT * FROM cluster_jobs WHERE state = 'running' ORDER BY id").fetchall()
+            "SELECT * FROM cluster_jobs_read WHERE state = 'running' ORDER BY id").fetchall()
         return [_job(r) for r in rows]
 
 

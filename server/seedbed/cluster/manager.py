@@ -10,18 +10,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..inventory import Inventory
+from ..inventory import Inventory, Node
 from ..store import Store
-from . import addons, clusteryml, preflight
+from . import addons, clusteryml, preflight, rke2, rke2config, rke2token
 from .clusteryml import ClusterYmlError
 from .context import JobContext
 from .engine import Engine, RkeEngine, update_only_allowed
 from .jobs import Job, JobFailed, JobLog, JobRunner, Jobs
 from .options import ClusterOptions
-from .plan import Plan, make_plan, membership
+from .plan import Membership, Plan, make_plan, membership
 from .proc import CommandFailed, Started
+from .rke2 import Rke2Engine
 from .sshkey import ServiceKey, ensure_service_key, key_dir, load_service_key
-from .state import ClusterPaths, backups, copy_kubeconfig, password_source, rancher_password
+from .state import (
+    KUBECONFIG_FILE,
+    ClusterPaths,
+    backups,
+    copy_kubeconfig,
+    password_source,
+    rancher_password,
+)
 from .tools import ToolMissing, find_tool
 
 log = logging.getLogger("seedbed.cluster")
@@ -37,7 +45,7 @@ class ClusterManager:
         self.options = options
         self.paths = ClusterPaths(self.state_dir / "cluster")
         self.jobs = Jobs(store, clock)
-        self.engine: Engine = engine or RkeEngine()
+        self._engine = engine  # tests give one; else the inventory's cluster.engine decides
         self._secrets: list[str] = []
         self._key: ServiceKey | None = None
         self._reconciling = threading.Lock()
@@ -62,10 +70,26 @@ class ClusterManager:
     def key_path(self) -> Path:
         return key_dir(self.state_dir) / "id_ed25519"
 
+    def engine_for(self, inv: Inventory) -> Engine:
+        if self._engine is not None:
+            return self._engine
+        return Rke2Engine(inv, self.key_path) if inv.cluster.engine == "rke2" else RkeEngine()
+
+    def rke2_token(self, node: Node) -> str:
+        """The token a member's first boot writes into config.yaml: the bare secret for the
+        first server (it starts the cluster), the K10 form for the others once it is known."""
+        rke2token.ensure_token(self.paths)
+        return rke2token.token_for(self.paths, self.is_first_server(node))
+
+    def is_first_server(self, node: Node) -> bool:
+        return node.hostname == rke2config.first_server(self.inventory()).hostname
+
     def start(self) -> None:
         """At service start: the SSH key pair exists, the worker runs, missed work is queued."""
         self.paths.prepare()
         self._key = ensure_service_key(self.state_dir)
+        if self.inventory().cluster.engine == "rke2":
+            rke2token.ensure_token(self.paths)  # before any member's seed is served
         interrupted = self.runner.recover_if_free()
         self.runner.start()
         if self.options.auto:
@@ -174,21 +198,26 @@ class ClusterManager:
         last_success = self.jobs.where("state = 'succeeded' AND digest IS NOT NULL")
         if not job.force and last_success is not None and last_success.digest == plan.digest:
             return f"nothing to do: the cluster matches job #{last_success.id}"
-        tools = self._tools(inv, plan, ctx)
+        engine = self.engine_for(inv)
+        tools = self._tools(inv, plan, ctx, engine)
         previous = self.jobs.where("rke_outcome = 'ok'")
-        update_only = update_only_allowed(self.paths, previous.members if previous else None, plan)
+        rke2 = inv.cluster.engine == "rke2"
+        update_only = not rke2 and update_only_allowed(
+            self.paths, previous.members if previous else None, plan)
         self.jobs.update(job.id, digest=plan.digest, rke_digest=plan.rke_digest,
-                         update_only=update_only,
+                         update_only=update_only, engine=inv.cluster.engine,
                          members=[m.as_dict() for m in plan.membership.members])
-        if self._rke_needed(job, plan):
-            self._rke_up(job, plan, ctx, tools["rke"], update_only, inv, previous)
+        if self._rke_needed(job, plan, inv):
+            self._rke_up(job, plan, ctx, engine, tools, update_only, inv, previous)
         else:
-            ctx.note(f"cluster.yml is unchanged since job #{previous and previous.id}'s "
-                     "successful rke up: not running rke")
+            what = ("the RKE2 members are unchanged", "convergence: not waiting for nodes again") \
+                if rke2 else ("cluster.yml is unchanged", "rke up: not running rke")
+            ctx.note(f"{what[0]} since job #{previous and previous.id}'s successful {what[1]}")
         done = self._addons(inv, plan, ctx, tools)
         names = ", ".join(m.hostname for m in plan.membership.members)
         flag = " --update-only" if update_only else ""
-        return (f"{len(plan.membership.members)} nodes ({names}); rke up{flag}; "
+        step = "rke2: every member Ready" if rke2 else f"rke up{flag}"
+        return (f"{len(plan.membership.members)} nodes ({names}); {step}; "
                 f"add-ons: {', '.join(done) or 'none'}")
 
     def preflight(self, echo: Callable[[str], None], *, inv: Inventory | None = None,
@@ -228,24 +257,28 @@ class ClusterManager:
             ctx.note(f"not in cluster.yml: {left}")
         return plan
 
-    def _tools(self, inv: Inventory, plan: Plan, ctx: JobContext) -> dict[str, str]:
+    def _tools(self, inv: Inventory, plan: Plan, ctx: JobContext,
+               engine: Engine) -> dict[str, str]:
         ctx.stage("find tools")
-        needed = list(self.engine.tools) + (["helm", "kubectl"] if plan.releases else [])
+        needed = list(dict.fromkeys(list(engine.tools)
+                                    + (["helm", "kubectl"] if plan.releases else [])))
         try:
             return {name: find_tool(name, inv.cluster.tools, ctx.env.get("PATH"))
                     for name in needed}
         except ToolMissing as exc:
             raise JobFailed("find tools", str(exc), retry=False) from None
 
-    def _rke_needed(self, job: Job, plan: Plan) -> bool:
+    def _rke_needed(self, job: Job, plan: Plan, inv: Inventory) -> bool:
         latest = self.jobs.where("rke_outcome IS NOT NULL AND id != ?", (job.id,))
+        saved = self.paths.kubeconfig if inv.cluster.engine == "rke2" else self.paths.saved_state
         return (job.force or latest is None or latest.rke_outcome != "ok"
-                or latest.rke_digest != plan.rke_digest or not self.paths.saved_state.exists())
+                or latest.rke_digest != plan.rke_digest or not saved.exists())
 
-    def _rke_up(self, job: Job, plan: Plan, ctx: JobContext, tool: str, update_only: bool,
-                inv: Inventory, previous: Job | None) -> None:
+    def _rke_up(self, job: Job, plan: Plan, ctx: JobContext, engine: Engine,
+                tools: dict[str, str], update_only: bool, inv: Inventory,
+                previous: Job | None) -> None:
         try:
-            made = self.engine.up(plan, ctx, tool, update_only)
+            made = engine.up(plan, ctx, tools, update_only)
         except CommandFailed as exc:
             self.jobs.update(job.id, rke_outcome="failed")
             raise JobFailed(exc.stage, exc.reason) from None
@@ -318,7 +351,13 @@ class ClusterManager:
         recent = self.jobs.recent(10)
         key = self.service_key
         rancher = inv.cluster.rancher
+        engine = inv.cluster.engine
         return {
+            "engine": engine,
+            "engine_waits_for": self._engine_waits(inv, membership, problem),
+            "rke2_token": ("generated" if self.paths.rke2_token.exists() else "not generated yet")
+            if engine == "rke2" else None,
+            "kubeconfig_backups": [p.name for p in backups(self.paths, KUBECONFIG_FILE)],
             "ready": bool(membership and membership.complete),
             "waiting_for": membership.waiting if membership else [],
             "left_out": membership.left_out if membership else [],
@@ -336,6 +375,16 @@ class ClusterManager:
             "last_job": recent[0].summary() if recent else None,
             "jobs": [j.summary() for j in recent],
         }
+
+    def _engine_waits(self, inv: Inventory, membership: Membership | None,
+                      problem: str | None) -> str:
+        if problem is not None:
+            return "a valid cluster plan (see problem)"
+        if inv.cluster.engine == "rke2":
+            return rke2.waits_for(inv, membership, self.paths)
+        if membership is None or not membership.complete:
+            return "the ready callbacks of every controlplane and etcd node"
+        return "a job: rke up over SSH, then the add-ons"
 
     def rancher_password(self) -> str | None:
         inv = self.inventory()

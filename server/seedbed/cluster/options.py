@@ -21,7 +21,9 @@ class ClusterOptions:
     rke_timeout: float = 3600.0
     helm_timeout: float = 900.0  # passed to helm --timeout; the process gets a minute more
     webhook_timeout: float = 300.0  # MetalLB's webhook must accept the pool within this
-    poll_seconds: float = 5.0  # between tries while waiting for a webhook
+    poll_seconds: float = 5.0  # between tries while waiting for a webhook or for nodes
+    nodes_timeout: float = 1800.0  # RKE2: every member Ready in `kubectl get nodes` within this
+    ssh_timeout: float = 60.0  # RKE2: collecting the first server's kubeconfig over SSH
     preflight_skip: str = ""  # comma-separated preflight checks not to run (e.g. "dns,ssh")
 
     def backoff(self, attempt: int) -> float:

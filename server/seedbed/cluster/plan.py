@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..inventory import Inventory, Node
 from ..store import NodeRow
-from . import addons, clusteryml
+from . import addons, clusteryml, data
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,28 @@ class Plan:
 
 
 def make_plan(inv: Inventory, rows: Mapping[str, NodeRow], key_path: Path) -> Plan:
-    """The run for the current nodes; raises ClusterYmlError when cluster.yml would be invalid."""
+    """The run for the current nodes; raises ClusterYmlError when cluster.yml would be invalid.
+
+    With RKE2 the document is what the nodes' config.yaml files hold (no token), not cluster.yml.
+    """
     found = membership(inv, rows)
     if not found.complete:
         return Plan(found)
+    releases = addons.plan(inv, found.nodes)
+    if inv.cluster.engine == "rke2":
+        from . import rke2config  # imports this module's neighbours, not the other way round
+
+        return Plan(found, rke2config.plan_document(inv, found.nodes), [],
+                    [_rke2_values(r) for r in releases])
     document = clusteryml.build(inv, found.nodes, key_path)
     _, warnings = clusteryml.check(document)
-    return Plan(found, document, warnings, addons.plan(inv, found.nodes))
+    return Plan(found, document, warnings, releases)
+
+
+def _rke2_values(release: addons.Release) -> addons.Release:
+    """A chart's values with RKE2's overlay (rke/rke2/values/), e.g. containerd's nvidia runtime."""
+    overlay = data.rke2_chart_values(release.release)
+    return replace(release, values={**release.values, **overlay}) if overlay else release
 
 
 def _digest(value: Any) -> str:

@@ -107,6 +107,8 @@ def _last_line(text: str) -> str:
 
 def check_rke(pf: Preflight) -> list[Verdict]:
     """The installed rke is the pinned series (same minor, not older) and knows our Kubernetes."""
+    if pf.inv.cluster.engine != "rke":
+        return [Verdict("rke", None, f"not used: cluster.engine is {pf.inv.cluster.engine}")]
     try:
         rke = pf.tool("rke")
     except ToolMissing as exc:
@@ -153,10 +155,11 @@ def _semver(text: str) -> tuple[int, int, int] | None:
 
 def check_network_plugin(pf: Preflight) -> list[Verdict]:
     plugin, k8s = pf.inv.cluster.network_plugin, clusteryml.kubernetes_version(pf.inv)
-    problem = data.network_plugin_problem(plugin, k8s)
+    engine = pf.inv.cluster.engine
+    problem = data.network_plugin_problem(plugin, k8s, engine)
     if problem is not None:
         return [Verdict("network plugin", False, problem, "change cluster.network_plugin")]
-    return [Verdict("network plugin", True, f"rke supports {plugin} with {k8s}")]
+    return [Verdict("network plugin", True, f"{engine} supports {plugin} with {k8s}")]
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -324,6 +327,9 @@ def _mount(server: str, path: str, options: list[str]) -> Verdict:
 
 def check_ssh(pf: Preflight) -> list[Verdict]:
     """The service key logs in as the admin user on every node, and Docker answers through it."""
+    if pf.inv.cluster.engine != "rke":  # no Docker tunnel: a job reads the kubeconfig over SSH
+        return [Verdict("ssh", None, f"not tried: cluster.engine is {pf.inv.cluster.engine} "
+                        "(a job collects the first server's kubeconfig over SSH)")]
     user = pf.inv.admin.username
     verdicts = []
     if not pf.key_path.is_file():

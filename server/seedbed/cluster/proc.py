@@ -35,8 +35,13 @@ class Started:
 
 
 def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], timeout: float,
-        log: Log, on_start: Callable[[Started], None] | None = None) -> str:
-    """Run argv; return its output, or raise CommandFailed naming the stage."""
+        log: Log, on_start: Callable[[Started], None] | None = None,
+        log_output: bool = True) -> str:
+    """Run argv; return its output, or raise CommandFailed naming the stage.
+
+    log_output False keeps an output out of the log (a kubeconfig's keys): only its size is,
+    and on failure its last line (an error, not the file) goes into the reason.
+    """
     log.write(f"$ {' '.join(argv)}\n")
     try:
         child = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
@@ -60,15 +65,20 @@ def run(argv: Sequence[str], *, stage: str, cwd: Path, env: Mapping[str, str], t
         assert child.stdout is not None
         for line in child.stdout:
             output.append(line)
-            log.write(line)
+            if log_output:
+                log.write(line)
         code = child.wait()
+        if not log_output:
+            log.write(f"# ({len(output)} lines of output not logged)\n")
     finally:
         timer.cancel()
     if timed_out.is_set():
         raise CommandFailed(stage, f"{os.path.basename(argv[0])} did not finish within "
                                    f"{timeout:.0f}s and was stopped")
     if code != 0:
-        raise CommandFailed(stage, f"{os.path.basename(argv[0])} exited with status {code}")
+        said = [ln.strip() for ln in output if ln.strip()][-1:] if not log_output else []
+        raise CommandFailed(stage, f"{os.path.basename(argv[0])} exited with status {code}"
+                            + "".join(f": {line[:300]}" for line in said))
     return "".join(output)
 
 

@@ -14,9 +14,21 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 DOCKER_SOCKET = "/var/run/docker.sock"  # rke's default; seedbed's cluster.yml does not change it
+
+
+def ssh_argv(ssh: str, address: str, user: str, key: Path, *, port: int = 22,
+             timeout: float = 10.0, extra: Sequence[str] = (),
+             command: Sequence[str] = ()) -> list[str]:
+    """ssh as the service key, non-interactive; `extra` options, then `command` on the node."""
+    return [ssh, *extra, "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-o", f"ConnectTimeout={int(timeout)}",
+            # rke itself does not check host keys (a reinstalled node has new ones).
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", f"{user}@{address}", *command]
 
 
 def docker_ping(address: str, user: str, key: Path, *, port: int = 22, timeout: float = 10.0,
@@ -27,12 +39,9 @@ def docker_ping(address: str, user: str, key: Path, *, port: int = 22, timeout: 
         return "no ssh client here (apt-get install openssh-client)"
     with tempfile.TemporaryDirectory(prefix="seedbed-ssh-") as folder:
         local = Path(folder) / "docker.sock"
-        argv = [ssh, "-N", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
-                "-o", "IdentitiesOnly=yes", "-o", f"ConnectTimeout={int(timeout)}",
-                # rke itself does not check host keys (a reinstalled node has new ones).
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", "-o", "ExitOnForwardFailure=yes",
-                "-L", f"{local}:{socket_path}", f"{user}@{address}"]
+        argv = ssh_argv(ssh, address, user, key, port=port, timeout=timeout,
+                        extra=["-N", "-o", "ExitOnForwardFailure=yes",
+                               "-L", f"{local}:{socket_path}"])
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True, errors="replace")
         try:

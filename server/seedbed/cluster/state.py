@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..inventory import Inventory
 
 STATE_FILE = "cluster.rkestate"
 KUBECONFIG_FILE = "kube_config_cluster.yml"
+RKE2_TOKEN_FILE = "rke2-token"  # noqa: S105 - a file name: the secret every RKE2 node joins with
 KEEP_BACKUPS = 30
 
 
@@ -60,6 +62,15 @@ class ClusterPaths:
         return self.root / "job.lock"
 
     @property
+    def rke2_token(self) -> Path:
+        return self.root / RKE2_TOKEN_FILE
+
+    @property
+    def rke2_ca_hash(self) -> Path:
+        """sha256 of the first server's CA (not secret): makes the K10 join token."""
+        return self.root / "rke2-ca.sha256"
+
+    @property
     def rancher_password(self) -> Path:
         return self.root / "rancher-bootstrap-password"
 
@@ -83,14 +94,22 @@ def restore_work_state(paths: ClusterPaths) -> bool:
 
 def save_after_up(paths: ClusterPaths, job_id: int) -> list[Path]:
     """Save what a successful rke up wrote; return the new backup files."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    made = []
-    for source, saved in ((paths.work_state, paths.saved_state),
-                          (paths.work_kubeconfig, paths.kubeconfig)):
+    for source in (paths.work_state, paths.work_kubeconfig):
         if not source.exists():
             raise FileNotFoundError(f"rke up succeeded but wrote no {source.name}")
+    return save_versioned(paths, job_id, ((paths.work_state, paths.saved_state),
+                                          (paths.work_kubeconfig, paths.kubeconfig)))
+
+
+def save_versioned(paths: ClusterPaths, job_id: int,
+                   pairs: Sequence[tuple[Path, Path | None]]) -> list[Path]:
+    """Copy each source to its saved place (if any) and to a versioned backup (0600)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    made = []
+    for source, saved in pairs:
         content = source.read_bytes()
-        atomic_write(saved, content, 0o600)
+        if saved is not None:
+            atomic_write(saved, content, 0o600)
         backup = paths.backups / f"{source.name}.{stamp}.job{job_id}"
         atomic_write(backup, content, 0o600)
         made.append(backup)

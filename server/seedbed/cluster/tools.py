@@ -1,4 +1,4 @@
-"""rke, helm and kubectl: found at a configured path or on PATH, or a job fails saying how to get them."""
+"""rke, helm, kubectl (ssh for RKE2): found at a configured path or on PATH, or a job says how to get them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ INSTALL_HINTS = {
     "kubectl": "install kubectl v1.30 (within one minor version of the cluster: "
                "https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/) and put it on "
                "PATH or set cluster.tools.kubectl in the inventory",
+    "ssh": "install OpenSSH's client (Debian/Ubuntu: apt-get install openssh-client): "
+           "RKE2 clusters need it to collect the first server's kubeconfig",
 }
 
 
@@ -29,7 +31,7 @@ class ToolMissing(Exception):
 
 def find_tool(name: str, tools: ClusterTools, path: str | None = None) -> str:
     """The executable for `name`: the inventory's path if set, else the first on PATH."""
-    configured = getattr(tools, name)
+    configured = getattr(tools, name, None)  # ssh has no inventory setting
     if configured is not None:
         if os.path.isfile(configured) and os.access(configured, os.X_OK):
             return configured

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from .fields import DNS_LABEL, Strict, abs_path, address_range
 
-_K8S_VERSION = re.compile(r"v\d+\.\d+\.\d+-rancher\d+(-\d+)?")
+Engine = Literal["rke", "rke2"]
+# Kubernetes versions as each engine names them: v1.30.14-rancher1-1 (RKE), v1.32.13+rke2r2 (RKE2).
+_K8S_VERSION = {"rke": re.compile(r"v\d+\.\d+\.\d+-rancher\d+(-\d+)?"),
+                "rke2": re.compile(r"v\d+\.\d+\.\d+\+rke2r\d+")}
+_K8S_EXAMPLE = {"rke": "v1.30.14-rancher1-1", "rke2": "v1.32.13+rke2r2"}
 
 
 class NfsExport(Strict):
@@ -71,8 +75,11 @@ class ClusterTools(Strict):
 class Cluster(Strict):
     """How seedbed assembles the Kubernetes cluster; every key has a default."""
 
-    kubernetes_version: str | None = None  # default: rke/versions.yaml
-    network_plugin: str = "canal"  # checked against rke/versions.yaml (rules.cluster_problems)
+    # rke: RKE v1 (`rke up` over SSH, Docker), today's default; rke2: the nodes install RKE2
+    # at first boot from seedbed's artifact mirror and seedbed waits for them (cluster/rke2.py).
+    engine: Engine = "rke"
+    kubernetes_version: str | None = None  # default: rke/versions.yaml or rke/rke2/versions.yaml
+    network_plugin: str = "canal"  # checked per engine (rules.cluster_problems)
     load_balancer: str | None = None  # MetalLB pool: first-last address, or a CIDR
     rancher: RancherSettings = RancherSettings()
     nfs: NfsExport | None = None
@@ -81,9 +88,11 @@ class Cluster(Strict):
 
     @field_validator("kubernetes_version")
     @classmethod
-    def _version(cls, v: str | None) -> str | None:
-        if v is not None and not _K8S_VERSION.fullmatch(v):
-            raise ValueError(f"{v!r} is not an RKE Kubernetes version such as v1.30.14-rancher1-1")
+    def _version(cls, v: str | None, info: ValidationInfo) -> str | None:
+        engine = info.data.get("engine", "rke")  # declared before: validated first
+        if v is not None and engine in _K8S_VERSION and not _K8S_VERSION[engine].fullmatch(v):
+            raise ValueError(f"{v!r} is not an {engine.upper()} Kubernetes version such as "
+                             f"{_K8S_EXAMPLE[engine]}")
         return v
 
     @field_validator("load_balancer")

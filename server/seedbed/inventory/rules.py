@@ -147,7 +147,8 @@ def _plugin_problems(inv: Inventory, lines: dict[tuple, int]) -> list[Problem]:
     from ..cluster import clusteryml, data  # the cluster package imports the inventory
 
     problem = data.network_plugin_problem(inv.cluster.network_plugin,
-                                          clusteryml.kubernetes_version(inv))
+                                          clusteryml.kubernetes_version(inv),
+                                          inv.cluster.engine)
     path = ("cluster", "network_plugin")
     return [] if problem is None else [Problem(dotted(path), problem, line_for(path, lines))]
 

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 HOOK_DIR = Path(os.environ["POWER_HOOK_DIR"])
+# This program exits at once, so the guest cannot die with the test run: it is bounded instead
+# (and the test powers it off at teardown).
+GUEST_MAX_SECONDS = 1200
 PID, POWER, BOOT, LOG = (HOOK_DIR / n for n in ("guest.pid", "power", "bootdev", "hook.log"))
 GUEST = HOOK_DIR / "guest.json"
 
@@ -50,7 +53,7 @@ def power_on() -> None:
     boot = BOOT.read_text().strip() if BOOT.exists() else "none"
     BOOT.unlink(missing_ok=True)  # a one-time boot device lasts one boot
     kind = "pxe" if boot == "pxe" else "disk"
-    argv = json.loads(GUEST.read_text())[kind]
+    argv = ["timeout", "-s", "KILL", str(GUEST_MAX_SECONDS), *json.loads(GUEST.read_text())[kind]]
     with open(HOOK_DIR / "qemu.log", "ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, cwd=HOOK_DIR)
@@ -62,7 +65,7 @@ def power_off() -> None:
     POWER.write_text("0")
     pid = guest_pid()
     if pid is not None:
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)  # timeout and its QEMU: their own process group
         for _ in range(100):
             if guest_pid() is None:
                 break

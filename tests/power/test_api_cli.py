@@ -8,12 +8,13 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from seedbed.inventory import InventoryError, load_inventory
-from seedbed.power import PowerControl
+from seedbed.power import PowerControl, PowerOptions
 from seedbed.service import Seedbed
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
@@ -143,3 +144,31 @@ def test_the_inventory_names_a_secret_never_holds_one(tmp_path: Path) -> None:
     path = write_inventory(tmp_path / "lab.yaml", data)
     node = load_inventory(path).inventory.nodes[0]
     assert node.power is not None and node.power.secret_name(node.hostname) == "rack-a"
+
+
+def test_reinstall_power_on_a_manual_node_says_what_to_do_and_arms_nothing(
+        power_service: Seedbed) -> None:
+    where = ["--inventory", str(power_service.settings.inventory_path),
+             "--state", str(power_service.settings.state_dir)]
+    done = cli("reinstall", "desk-node", "--power", *where)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "boot menu" in done.stderr and "under the desk in room 3" in done.stderr, done.stderr
+    assert power_service.store.node("desk-node").state == "new"
+
+
+def test_the_service_polls_each_bmc_in_turn_and_keeps_the_age(power_service: Seedbed,
+                                                              ipmi_sim: IpmiSim) -> None:
+    polling = PowerControl(power_service.store, lambda: power_service.inventory,
+                           power_service.settings.state_dir,
+                           PowerOptions(poll_seconds=0.5))
+    polling.poll_due()  # one BMC per turn: a dead one delays the jobs by one read at most
+    first = polling.last_status("bmc-ipmi")
+    assert first is not None and first["state"] == "off" and first["error"] is None
+    assert polling.last_status("bmc-redfish") is None
+    polling.poll_due()
+    assert polling.last_status("bmc-redfish")["state"] == "off"
+    assert polling.last_status("wol-node") is None  # nothing to read over Wake-on-LAN
+    time.sleep(0.6)
+    assert polling.last_status("bmc-ipmi")["age_seconds"] >= 0.5
+    polling.poll_due()  # the oldest is due again
+    assert polling.last_status("bmc-ipmi")["age_seconds"] < 0.5

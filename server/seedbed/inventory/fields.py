@@ -61,6 +61,15 @@ def boot_path(value: str, what: str) -> str:
     return boot_safe(value, what)
 
 
+def files_location(value: str, what: str) -> str:
+    """A kernel or initrd under the files folder (or a URL), or, for `cmdline`, boot-line words."""
+    if what == "cmdline":
+        return boot_safe(value, what)
+    if ".." in value.split("/"):
+        raise ValueError(f"{what} must stay inside the files folder")
+    return boot_path(value, what)
+
+
 def http_url(value: str, what: str, boot_line: bool = True) -> str:
     """An http(s) URL; one that reaches a boot line (boot_line) is also boot_safe."""
     if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from boot.qemu import HOST_IP, Guest
+from boot.lab import Lab
+from boot.qemu import Guest
 from image.test_golden_boot import OVMF_NO_NETSTACK
 from seedbed.discovery import suggest_accept
-from support import ServeProcess, free_port, inventory_data, place_file, write_inventory
+from support import ADMIN_KEY, inventory_data, place_file
 
 pytestmark = pytest.mark.boot
 
@@ -31,50 +32,30 @@ CPUS = 2
 FIRMWARE_SECURE_BOOT = False  # Debian's OVMF.fd: the SecureBoot variable reads 0 (not enforced)
 
 
-class DiscoveryLab:
+class DiscoveryLab(Lab):
     """seedbed with discovery boots on, the deploy ramdisk in its files folder."""
 
     def __init__(self, root: Path, ramdisk: Path) -> None:
-        self.root = root
-        port = free_port()
-        files = root / "files"
-        for name in ("vmlinuz", "initrd.img"):
-            place_file(ramdisk / name, files / "deploy" / name)
-        data = inventory_data(
+        super().__init__(root, None, ADMIN_KEY, [], inventory=lambda base_url: inventory_data(
             site={"domain": "lab.test", "subnet": "10.0.2.0/24", "gateway": "10.0.2.2",
-                  "dns": ["10.0.2.3"], "base_url": f"http://{HOST_IP}:{port}"},
+                  "dns": ["10.0.2.3"], "base_url": base_url},
             nodes=[{"hostname": "known01", "macs": ["52:54:00:d1:5c:99"], "ip": "10.0.2.50",
                     "roles": ["controlplane", "etcd", "worker"]}],
-            discovery={"boot": True, "cmdline": "console=ttyS0"})
-        inventory = write_inventory(root / "lab.yaml", data)
-        self.server = ServeProcess(inventory, root / "state", port=port,
-                                   extra_args=["--files", str(files)])
-        self.tftp = root / "tftp"
-        self.tftp.mkdir()
-        (self.tftp / "boot.ipxe").write_text(f"#!ipxe\ndhcp\nchain http://{HOST_IP}:{port}/boot.ipxe\n")
+            discovery={"boot": True, "cmdline": "console=ttyS0"}))
+        for name in ("vmlinuz", "initrd.img"):
+            place_file(ramdisk / name, self.files / "deploy" / name)
         self.cli = [sys.executable, "-m", "seedbed.cli"]
-        self.where = ["--inventory", str(inventory), "--state", str(root / "state")]
-        self.admin: dict[str, str] = {}
+        self.where = ["--inventory", str(self.inventory), "--state", str(self.state)]
 
-    def start(self) -> None:
-        self.server.start()
-        token = subprocess.run([*self.cli, "token", "create", *self.where], capture_output=True,
-                               text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert token.returncode == 0, token.stderr
-        self.admin = {"Authorization": f"Bearer {token.stdout.strip()}"}
-
-    def discovered(self) -> dict[str, Any] | None:
-        rows = requests.get(f"{self.server.url}/api/v1/discovered", headers=self.admin,
-                            timeout=10).json()["discovered"]
-        return next((row for row in rows if row["mac"] == MAC), None)
+    def discovered(self) -> dict[str, Any] | None:  # type: ignore[override]  # this guest's row
+        return next((row for row in super().discovered() if row["mac"] == MAC), None)
 
 
 @pytest.fixture
 def lab(tmp_path: Path, deploy_ramdisk: Path) -> Iterator[DiscoveryLab]:
-    lab = DiscoveryLab(tmp_path / "lab", deploy_ramdisk)
-    lab.start()
+    lab = DiscoveryLab(tmp_path / "lab", deploy_ramdisk).start()
     yield lab
-    lab.server.stop()
+    lab.stop()
 
 
 def second_disk(tmp_path: Path, serial: str, size: int) -> list[str]:

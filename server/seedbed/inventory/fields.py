@@ -30,6 +30,13 @@ _BOOT_SAFE = re.compile(r"^[A-Za-z0-9_.,:=+@%/~?-]+$")
 _ABS_PATH = re.compile(r"(/[A-Za-z0-9_.+@-]+)+")
 
 
+def listed_once(values: list[str], what: str) -> list[str]:
+    """The list as it is, or ValueError naming `what` when an entry is repeated."""
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} is listed twice")
+    return values
+
+
 def normalize_mac(value: str) -> str:
     """Return a MAC in lower-case colon form; accept colon, hyphen and bare-hex forms."""
     raw = value.strip().lower()

@@ -26,7 +26,8 @@ NODE_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-co
 
 def add_commands(commands: Commands) -> None:
     p = commands.command("render", render_command,
-                         "print what a machine would receive (no state is changed)")
+                         "print what a machine would receive (no state is changed; `zone` "
+                         "keeps its serial in STATE/dns)")
     with_state(p)
     p.add_argument("kind", choices=NODE_KINDS + cluster.RENDER_KINDS + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",

@@ -7,10 +7,11 @@ from typing import Any, Literal
 from flask import Blueprint, Response, g, jsonify
 from pydantic import Field
 
-from ..power import PowerBusy, PowerUnavailable
+from ..errors import Conflict, NotFound
+from ..power import PowerUnavailable
+from ..views import inventory_node
 from . import seedbed
 from .admin import admin_operation
-from .errors import error_response
 from .models import SQLITE_MAX_INT, ErrorAnswer, Minutes, _Answer, _Body
 
 bp = Blueprint("power", __name__, url_prefix="/api/v1")
@@ -55,10 +56,9 @@ class PowerJobAnswer(_Answer):
 @admin_operation(answers={200: PowerSummary, 404: ErrorAnswer})
 def show_power(hostname: str) -> Response:
     """A node's power driver, what it can do, its last power state and age, its recent jobs."""
-    try:
-        return jsonify(seedbed().power.summary(hostname))
-    except PowerUnavailable as exc:
-        return error_response(404, str(exc))
+    service = seedbed()
+    inventory_node(service.inventory, hostname)
+    return jsonify(service.power.summary(hostname))
 
 
 @bp.post("/nodes/<hostname>/power")
@@ -68,8 +68,7 @@ def power_action(hostname: str, body: PowerActionBody) -> Response:
     """Queue a power action (409 when the node has one queued or running, or its driver
     cannot do it: manual nodes answer with what a person must do)."""
     service = seedbed()
-    if service.inventory.node_by_hostname(hostname) is None:
-        return error_response(404, f"no node {hostname!r} in the inventory")
+    inventory_node(service.inventory, hostname)
     who = f"api:{g.admin}"
     try:
         service.power.check(hostname, body.action)  # refuse before arming: nothing changes
@@ -77,8 +76,8 @@ def power_action(hostname: str, body: PowerActionBody) -> Response:
             minutes = body.minutes or service.inventory.site.reinstall_window_minutes
             service.lifecycle.rearm(hostname, minutes * 60, who=who)
         job_id = service.power.request(hostname, body.action, who)
-    except (PowerBusy, PowerUnavailable) as exc:
-        return error_response(409, str(exc))
+    except PowerUnavailable as exc:  # busy, or the driver cannot (manual: what to do)
+        raise Conflict(str(exc)) from None
     return jsonify(job=job_id, status="queued"), 202
 
 
@@ -88,5 +87,5 @@ def power_job(job_id: int) -> Response:
     """One power job with its log."""
     job = seedbed().power.jobs.job(job_id)
     if job is None:
-        return error_response(404, f"no power job #{job_id}")
+        raise NotFound(f"no power job #{job_id}")
     return jsonify(job.summary() | {"log": job.log})

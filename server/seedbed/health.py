@@ -27,6 +27,12 @@ class DockerFacts(_Facts):
     runtimes: list[str] = []
 
 
+class SecureBootFacts(_Facts):
+    firmware: str | None = None  # uefi or bios
+    enabled: bool | None = None  # from the SecureBoot efivar; None: unknown
+    nvidia_module: bool = False  # /sys/module/nvidia: the driver's kernel module loaded
+
+
 class Facts(_Facts):
     hostname: str
     fqdn: str | None = None
@@ -38,6 +44,7 @@ class Facts(_Facts):
     sshd: dict[str, str] = Field(default_factory=dict)
     swap_kib: int = 0
     firewall: dict[str, Any] = Field(default_factory=dict)
+    secure_boot: SecureBootFacts = SecureBootFacts()
 
 
 def problems(node: Node, facts: Facts) -> list[str]:

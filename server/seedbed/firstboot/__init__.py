@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..inventory import Inventory, Node
-from . import apt, docker, firewall, identity, ready, ssh, sssd, swap
+from . import apt, docker, firewall, identity, ready, secureboot, ssh, sssd, swap
 from .base import Target, base_config, merge
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # runcmd runs in this order too: the firewall before Docker's restart (Docker adds its own
 # rules), sssd before ssh (ssh's restart loads sssd's sshd settings), the ready report last.
 # health reports problems in this order (the host name first, then GPUs and Docker).
-CONTRIBUTORS: list[ModuleType] = [identity, firewall, docker, swap, sssd, ssh, apt, ready]
+CONTRIBUTORS: list[ModuleType] = [identity, firewall, docker, secureboot, swap, sssd, ssh, apt, ready]
 
 
 def _name(contributor: ModuleType) -> str:

@@ -26,6 +26,7 @@ from .inventory_edit import add_node
 from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lan.supervisor import DnsmasqSupervisor
 from .lifecycle import Lifecycle
+from .power import PowerControl, PowerOptions
 from .seed_texts import SeedTexts
 from .store import Store
 
@@ -39,6 +40,7 @@ class Settings:
     files_dir: Path | None = None  # kernels, initrds, images; default STATE/files
     reload_seconds: float = 2.0  # how often the watcher looks at the inventory file
     cluster: ClusterOptions = ClusterOptions()  # retries, back-off, time-outs of cluster jobs
+    power: PowerOptions = PowerOptions()  # retries, back-off and status polling of power jobs
     dnsmasq: bool = False  # run and follow dnsmasq (DHCP, TFTP, DNS per the inventory)
 
     @property
@@ -68,6 +70,8 @@ class Seedbed:
         self.seed_texts = SeedTexts()
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
+        self.power = PowerControl(self.store, lambda: self.inventory, settings.state_dir,
+                                  settings.power, clock)
         self.signed_chain = SignedChainKeeper(SignedChainTree(settings.artifacts, self.lifecycle),
                                               lambda: self.inventory)
         self.dnsmasq = (DnsmasqSupervisor(settings.state_dir / "dnsmasq", record=self.lifecycle.note)
@@ -80,10 +84,12 @@ class Seedbed:
     # -- long-running parts ------------------------------------------------------
 
     def start(self) -> None:
-        """`seedbed serve`'s background parts: cluster jobs, dnsmasq, the inventory watcher."""
+        """`seedbed serve`'s background parts: cluster and power jobs, dnsmasq, the inventory
+        watcher."""
         if self.read_only:
             raise RuntimeError("a read-only Seedbed cannot start")
         self.cluster.start()
+        self.power.start()
         if self.dnsmasq is not None:
             self.dnsmasq.update(self.inventory)
             self.dnsmasq.start()
@@ -99,6 +105,7 @@ class Seedbed:
             self._watcher.stop()
         if self.dnsmasq is not None:
             self.dnsmasq.stop()
+        self.power.stop()
         self.cluster.stop()
 
     # -- the inventory ---------------------------------------------------------------

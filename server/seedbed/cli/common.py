@@ -13,6 +13,7 @@ from typing import Any
 
 from ..cluster import ClusterOptions
 from ..inventory import normalize_mac
+from ..power import PowerOptions
 from ..resources import default_inventory
 from ..service import Seedbed, Settings
 
@@ -71,6 +72,7 @@ def open_seedbed(args: argparse.Namespace, read_only: bool = False) -> Seedbed:
     return Seedbed(Settings(inventory_path=args.inventory, state_dir=args.state,
                             files_dir=getattr(args, "files", None),
                             cluster=ClusterOptions.from_env(os.environ),
+                            power=PowerOptions.from_env(os.environ),
                             dnsmasq=getattr(args, "dnsmasq", False)),
                    read_only=read_only)
 

@@ -9,6 +9,7 @@ import time
 from ..tokens import new_token, token_hash
 from ..views import inventory_node, node_summaries
 from ..web.models import EVENTS_MAX_LIMIT, REINSTALL_MAX_MINUTES
+from . import power as power_cli
 from .common import Commands, ago, open_seedbed, table, whole_number, with_state
 
 
@@ -26,6 +27,9 @@ def add_commands(commands: Commands) -> None:
     p.add_argument("hostname")
     p.add_argument("--minutes", type=whole_number(1, REINSTALL_MAX_MINUTES),
                    help="how long it stays armed (default: the site's window)")
+    p.add_argument("--power", action="store_true",
+                   help="then boot it from the network once and power cycle it (its `power:`)")
+    power_cli.add_wait_options(p)
 
     p = commands.command("token", token, "create an admin API bearer token (shown once, stored hashed)")
     with_state(p)
@@ -60,10 +64,14 @@ def reinstall(args: argparse.Namespace) -> int:
     service = open_seedbed(args)
     inv = service.inventory
     inventory_node(inv, args.hostname)
+    if args.power:
+        service.power.check(args.hostname, "reinstall")  # refuse before arming: nothing changes
     minutes = args.minutes or inv.site.reinstall_window_minutes
     row = service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.armed_until or 0))
     print(f"{args.hostname}: armed for reinstall until {until}; its next PXE boot installs it")
+    if args.power:
+        return power_cli.act(service.power, args.hostname, "reinstall", args)
     return 0
 
 

@@ -100,6 +100,11 @@ class Jobs:
             self.event(tx, f"cluster job #{job_id} queued{when}: {reason}", job_id)
         return job_id
 
+    def retry(self, job: Job, reason: str, delay: float, db: sqlite3.Connection) -> int:
+        """The next attempt of a failed job (JobRunner calls this on every kind of job)."""
+        return self.enqueue(reason, force=job.force, attempt=job.attempt + 1, retry_of=job.id,
+                            delay=delay, db=db)
+
     @contextmanager
     def _tx(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
         if db is not None:
@@ -233,7 +238,10 @@ Execute = Callable[[Job, JobLog], str]
 
 
 class JobRunner:
-    """Runs queued jobs one at a time; `execute` returns an outcome or raises JobFailed."""
+    """Runs queued jobs one at a time; `execute` returns an outcome or raises JobFailed.
+
+    `jobs` is any table with this module's Jobs methods (claim, finish, retry, next_queued,
+    running, job, append_log): the power jobs (seedbed.power.jobs) share this runner."""
 
     def __init__(self, jobs: Jobs, lock_path: Path, execute: Execute, *, attempts: int,
                  backoff: Callable[[int], float], runner: str,
@@ -241,8 +249,9 @@ class JobRunner:
                  after: Callable[[Job], None] | None = None,
                  recovered: Callable[[list[Job]], None] | None = None,
                  before: Callable[[], object] | None = None,
-                 idle_seconds: float = 2.0):
+                 idle_seconds: float = 2.0, thread_name: str = "cluster-jobs"):
         self.jobs = jobs
+        self.thread_name = thread_name
         self.lock = JobLock(lock_path)
         self.execute = execute
         self.attempts = attempts
@@ -259,7 +268,7 @@ class JobRunner:
         self._mutex = threading.Lock()  # POSIX locks are per process: also exclude threads
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="cluster-jobs", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
@@ -366,9 +375,8 @@ class JobRunner:
             if retry and job.attempt < self.attempts:
                 delay = self.backoff(job.attempt)
                 self.jobs.finish(job.id, "failed", f"{message}; retrying in {delay:.0f}s", db)
-                self.jobs.enqueue(f"retry {job.attempt + 1} of {self.attempts} "
-                                  f"(job #{job.id} failed)", force=job.force,
-                                  attempt=job.attempt + 1, retry_of=job.id, delay=delay, db=db)
+                self.jobs.retry(job, f"retry {job.attempt + 1} of {self.attempts} "
+                                f"(job #{job.id} failed)", delay, db)
             else:
                 tail = f" (attempt {job.attempt} of {self.attempts})" if retry else ""
                 self.jobs.finish(job.id, "failed", message + tail, db)

@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..releases import ReleaseName, release_name
 from .fields import DNS_LABEL, Strict, listed_once, normalize_mac
+from .power import Power
 
 Role = Literal["controlplane", "etcd", "worker"]
 
@@ -51,6 +52,7 @@ class Node(Strict):
     release: Annotated[ReleaseName | None, BeforeValidator(release_name)] = None
     # Only to check that a netboot install fits in RAM (validate warns); optional.
     memory_gib: Annotated[int | None, Field(gt=0, le=16384)] = None
+    power: Power | None = None
 
     @field_validator("hostname")
     @classmethod

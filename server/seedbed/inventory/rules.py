@@ -222,6 +222,7 @@ def secure_boot_problems(inv: Inventory, lines: dict[tuple, int] | None = None) 
             elif location.startswith("https://"):
                 problems.append(Problem(where[0], f"{node.hostname}: GRUB cannot fetch {location} "
                                         "(https): use http:// or the files folder", where[1]))
+    return problems
 
 
 def release_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:

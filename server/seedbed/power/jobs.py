@@ -1,0 +1,158 @@
+"""Power jobs: one row per action on a node, run by the cluster's JobRunner (one at a time,
+retried with back-off, recorded as interrupted when seedbed stopped under them).
+
+    queued ──▶ running ──▶ succeeded | failed | interrupted
+                              │ (attempts left, and the BMC may answer next time)
+                              └──▶ a new queued job, not before now + back-off
+
+Every change is an event of kind `power` on the node: who asked, what, and the result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..store import Store
+
+LOG_LIMIT = 16 * 1024
+FINISHED = ("succeeded", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class PowerJob:
+    id: int
+    hostname: str
+    action: str
+    who: str
+    state: str
+    attempt: int
+    retry_of: int | None
+    created_at: float
+    not_before: float
+    started_at: float | None
+    finished_at: float | None
+    runner: str | None
+    stage: str | None
+    outcome: str | None
+    log: str
+    child_pid: None = None  # a power job runs no command that outlives it
+    child_start: None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("log", "child_pid", "child_start")}
+
+
+_COLUMNS = tuple(f.name for f in fields(PowerJob) if f.name not in ("child_pid", "child_start"))
+
+
+class PowerJobs:
+    """The power_jobs table, with the methods JobRunner calls (see cluster.jobs.Jobs)."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.clock = clock
+
+    def event(self, db: sqlite3.Connection, job: PowerJob | None, message: str,
+              hostname: str | None = None, job_id: int | None = None) -> None:
+        host = hostname or (job.hostname if job else None)
+        self.store.add_event(db, self.clock(), "power", message, hostname=host,
+                             data={"job": job_id or (job.id if job else None)})
+
+    def enqueue(self, hostname: str, action: str, who: str, *, attempt: int = 1,
+                retry_of: int | None = None, delay: float = 0.0,
+                db: sqlite3.Connection | None = None) -> int:
+        now = self.clock()
+        with self._tx(db) as tx:
+            cur = tx.execute(
+                "INSERT INTO power_jobs (hostname, action, who, state, attempt, retry_of,"
+                " created_at, not_before) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (hostname, action, who, attempt, retry_of, now, now + delay))
+            job_id = int(cur.lastrowid)
+            when = f", attempt {attempt} in {delay:.0f}s" if retry_of else ""
+            self.event(tx, None, f"power {action} queued by {who} (job #{job_id}{when})",
+                       hostname, job_id)
+        return job_id
+
+    def retry(self, job: PowerJob, reason: str, delay: float, db: sqlite3.Connection) -> int:
+        return self.enqueue(job.hostname, job.action, job.who, attempt=job.attempt + 1,
+                            retry_of=job.id, delay=delay, db=db)
+
+    def claim(self, job_id: int, runner: str) -> bool:
+        with self.store.transaction() as db:
+            cur = db.execute("UPDATE power_jobs SET state = 'running', started_at = ?, runner = ?"
+                             " WHERE id = ? AND state = 'queued'", (self.clock(), runner, job_id))
+            return bool(cur.rowcount)
+
+    def update(self, job_id: int, **values: Any) -> None:
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self.store.transaction(durable=False) as db:
+            db.execute(f"UPDATE power_jobs SET {assignments} WHERE id = ?",  # noqa: S608 - ours
+                       (*values.values(), job_id))
+
+    def append_log(self, job_id: int, text: str) -> None:
+        with self.store.transaction(durable=False) as db:
+            db.execute("UPDATE power_jobs SET log = substr(log || ?, -?) WHERE id = ?",
+                       (text, LOG_LIMIT, job_id))
+
+    def finish(self, job_id: int, state: str, outcome: str,
+               db: sqlite3.Connection | None = None) -> None:
+        with self._tx(db) as tx:
+            tx.execute("UPDATE power_jobs SET state = ?, outcome = ?, finished_at = ? WHERE id = ?",
+                       (state, outcome, self.clock(), job_id))
+            job = self.job(job_id, tx)
+            if job is not None:
+                self.event(tx, job, f"power {job.action} by {job.who} {state} (job #{job_id}, "
+                           f"attempt {job.attempt}): {outcome}")
+
+    @contextmanager
+    def _tx(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        if db is not None:
+            yield db
+        else:
+            with self.store.transaction() as tx:
+                yield tx
+
+    # -- queries -------------------------------------------------------------------
+
+    def job(self, job_id: int, db: sqlite3.Connection | None = None) -> PowerJob | None:
+        return self._one("id = ?", (job_id,), db)
+
+    def next_queued(self) -> PowerJob | None:
+        row = self.store.read().execute(
+            "SELECT * FROM power_jobs WHERE state = 'queued' ORDER BY not_before, id LIMIT 1"
+        ).fetchone()
+        return _job(row) if row else None
+
+    def running(self) -> list[PowerJob]:
+        rows = self.store.read().execute(
+            "SELECT * FROM power_jobs WHERE state = 'running' ORDER BY id").fetchall()
+        return [_job(r) for r in rows]
+
+    def unfinished(self, hostname: str, db: sqlite3.Connection | None = None) -> PowerJob | None:
+        return self._one("hostname = ? AND state IN ('queued', 'running')", (hostname,), db)
+
+    def retried_by(self, job_id: int) -> PowerJob | None:
+        return self._one("retry_of = ?", (job_id,))
+
+    def recent(self, hostname: str, limit: int = 10) -> list[PowerJob]:
+        rows = self.store.read().execute(
+            "SELECT * FROM power_jobs WHERE hostname = ? ORDER BY id DESC LIMIT ?",
+            (hostname, limit)).fetchall()
+        return [_job(r) for r in rows]
+
+    def _one(self, condition: str, args: tuple, db: sqlite3.Connection | None = None
+             ) -> PowerJob | None:
+        row = (db or self.store.read()).execute(
+            f"SELECT * FROM power_jobs WHERE {condition} ORDER BY id DESC LIMIT 1",  # noqa: S608
+            args).fetchone()
+        return _job(row) if row else None
+
+
+def _job(row: sqlite3.Row) -> PowerJob:
+    return PowerJob(**{k: row[k] for k in _COLUMNS})

@@ -43,8 +43,8 @@ def steps(plan: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return [*found, ("install", plan["install"]), ("start", plan["start"])]
 
 
-def install_script(plan: dict[str, Any]) -> str:
-    lines = [f"FAILED={shlex.quote(FAILED_FILE)}", 'rm -f "$FAILED"',
+def install_script(plan: dict[str, Any], failed_file: str = FAILED_FILE) -> str:
+    lines = [f"FAILED={shlex.quote(failed_file)}", 'rm -f "$FAILED"',
              shlex.join(["mkdir", "-p", plan["artifact_path"]]),
              shlex.join(["cd", plan["artifact_path"]])]
     lines += [shlex.join(["step", what, *argv]) for what, argv in steps(plan)]

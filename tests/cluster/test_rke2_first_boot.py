@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from rke2_artifacts import pin_install_script, write_mirror
 from seedbed import health
 from seedbed.cluster.rke2 import rke2_first_boot
 from seedbed.firstboot import rke2
-from rke2_artifacts import pin_install_script, write_mirror
 from support import ServeProcess, free_port, healthy_facts, inventory_data, inventory_of, write_inventory
 
 REPO = Path(__file__).resolve().parents[2]

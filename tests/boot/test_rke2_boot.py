@@ -25,9 +25,9 @@ from seedbed.firstboot import rke2
 from seedbed.inventory import load_inventory
 
 from .image import TestImage
-from .lab import ADMIN_USER, PROFILE, Lab, lab_inventory
-from .qemu import Guest, SshKey, make_ed25519_key
-from .test_service_boot import SSH_TIMEOUT, Booted, boot_to_ready, sudo
+from .lab import PROFILE, Lab, lab_inventory
+from .qemu import SshKey, make_ed25519_key
+from .test_service_boot import Booted, booted_with_ssh, sudo
 
 HOST, MAC = "rke2-test", "52:54:00:5e:ed:21"
 NODES = [{"hostname": HOST, "macs": [MAC], "ip": "10.0.2.31",
@@ -73,11 +73,8 @@ def lab(test_image: TestImage, admin_key: SshKey,
 def booted(lab: Lab, test_image: TestImage, admin_key: SshKey,
            tmp_path_factory: pytest.TempPathFactory,
            boot_timings: dict[str, dict[str, float]]) -> Iterator[Booted]:
-    with Guest(tmp_path_factory.mktemp("rke2-guest"), tftp_dir=lab.tftp, mac=MAC,
-               base_disk=test_image.disk) as g:
-        found = boot_to_ready(lab, g, HOST, MAC)
-        g.wait_for_ssh(ADMIN_USER, admin_key.path, timeout=SSH_TIMEOUT, stage="SSH refused")
-        found.stages["ssh"] = round(g.elapsed(), 1)
+    with booted_with_ssh(lab, test_image, admin_key, tmp_path_factory.mktemp("rke2-guest"),
+                         HOST, MAC) as found:
         boot_timings["rke2_boot"] = found.stages
         yield found
 

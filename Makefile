@@ -15,11 +15,12 @@ TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
 	packer fdisk dosfstools mtools jq openssh-server grub-efi-amd64-bin socat systemd docker-compose \
 	python3-venv python3-dev gcc pkg-config libnl-3-dev libnl-genl-3-dev libnl-route-3-dev \
-	python3-systemd python3-apt
+	python3-systemd python3-apt chromium
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
-	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat gcc pkg-config systemd-analyze docker-compose
+	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat gcc pkg-config systemd-analyze docker-compose \
+	chromium
 
 .PHONY: help venv serve test test-unit test-boot bench bench-deps lint system-deps clean image deploy-ramdisk
 

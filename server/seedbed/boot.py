@@ -1,7 +1,8 @@
 """Boot decisions: match a netboot request to a node, decide, and say what to boot.
 
 match (MAC → node) → decide (armed? → install, else local disk; GRUB and an install it
-cannot fetch → refuse) → the web layer renders the decision as an iPXE or GRUB script.
+cannot fetch → refuse; an unknown MAC with discovery.boot → the report-only ramdisk, once)
+→ the web layer renders the decision as an iPXE or GRUB script.
 `decide` is pure: the node's row and the time are passed in.
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .discovery.boot import report_only_profile
+from .discovery.reports import issue_report_token
 from .inventory import BootProfile, Inventory, Node
 from .lifecycle import Lifecycle, is_armed
 from .store import NodeRow
@@ -32,7 +35,8 @@ class NetbootRequest:
 @dataclass(frozen=True)
 class Decision:
     # refuse: an install this loader cannot boot (nothing is recorded, no install begins)
-    action: Literal["install", "local", "refuse"]
+    # discover: the deploy ramdisk in report-only mode, for an unknown MAC (seedbed.discovery)
+    action: Literal["install", "local", "refuse", "discover"]
     reason: str
     node: Node | None = None
     kernel: str | None = None
@@ -80,10 +84,15 @@ def grub_fetch_problem(url: str) -> str | None:
 
 
 def decide(inv: Inventory, request: NetbootRequest, node_row: Callable[[Node], NodeRow | None],
-           now: float) -> Decision:
-    """What this machine boots now: pure (previews use it too), one decision per request."""
+           now: float, reported: Callable[[str], bool] = lambda _mac: False) -> Decision:
+    """What this machine boots now: pure (previews use it too), one decision per request.
+    `reported`: whether an unknown MAC has reported its hardware already."""
     node = inv.node_by_mac(request.mac)
     if node is None:
+        if inv.discovery.boot and not reported(request.mac):
+            refused = _grub_refusal(inv, request, report_only_profile(inv, token=""), request.mac)
+            return refused or Decision("discover", f"unknown MAC {request.mac}: discovery boot "
+                                                   "(reports its hardware)")
         return Decision("local", f"unknown MAC {request.mac}: recorded as discovered")
     row = node_row(node)
     if not is_armed(row, now):
@@ -91,18 +100,26 @@ def decide(inv: Inventory, request: NetbootRequest, node_row: Callable[[Node], N
         return Decision("local", f"{node.hostname} is {state}, not armed for install", node)
     if node.install == "image" and inv.image is None:
         return Decision("local", "install: image but the inventory has no image: section", node)
-    if request.loader == "grub":
-        profile = install_profile(inv, node)
-        for location in (profile.kernel, profile.initrd):
-            problem = grub_fetch_problem(artifact_url(inv, location))
-            if problem:
-                return Decision("refuse", f"{node.hostname}: {problem}; boot it with iPXE", node)
-    return Decision("install", f"{node.hostname} is armed for install", node)
+    refused = _grub_refusal(inv, request, install_profile(inv, node), node.hostname, node)
+    return refused or Decision("install", f"{node.hostname} is armed for install", node)
+
+
+def _grub_refusal(inv: Inventory, request: NetbootRequest, profile: BootProfile, who: str,
+                  node: Node | None = None) -> Decision | None:
+    """GRUB fetches the kernel and initrd itself: refuse what it cannot fetch."""
+    if request.loader != "grub":
+        return None
+    for location in (profile.kernel, profile.initrd):
+        problem = grub_fetch_problem(artifact_url(inv, location))
+        if problem:
+            return Decision("refuse", f"{who}: {problem}; boot it with iPXE", node)
+    return None
 
 
 def decide_now(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
     """`decide` with the node's row from the store (or the one it would get) and the clock."""
-    return decide(inv, request, lambda node: lifecycle.row(node, inv.site), lifecycle.clock())
+    return decide(inv, request, lambda node: lifecycle.row(node, inv.site), lifecycle.clock(),
+                  lifecycle.store.has_discovered_facts)
 
 
 def with_installer_args(cmdline: str, args: str) -> str:
@@ -125,6 +142,13 @@ def with_seed(inv: Inventory, decision: Decision, install_id: int | None, token:
                    initrd=artifact_url(inv, profile.initrd), cmdline=cmdline)
 
 
+def with_report_token(inv: Inventory, decision: Decision, token: str) -> Decision:
+    """Fill in a discovery boot's kernel, initrd and command line, with its report token."""
+    profile = report_only_profile(inv, token)
+    return replace(decision, kernel=artifact_url(inv, profile.kernel),
+                   initrd=artifact_url(inv, profile.initrd), cmdline=profile.cmdline)
+
+
 def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> Decision:
     """Decide, record what was decided, and begin an install when the node is armed."""
     decision = decide_now(inv, lifecycle, request)
@@ -134,6 +158,9 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
     if node is None:
         lifecycle.discovered(request.mac, {"buildarch": request.buildarch,
                                            "platform": request.platform, "uuid": request.uuid})
+        if decision.action == "discover":
+            token = issue_report_token(lifecycle.store, lifecycle.clock(), request.mac, request.address)
+            return with_report_token(inv, decision, token)
         return decision
     if decision.action == "local":
         lifecycle.local_boot(node, request.mac, decision.reason)

@@ -17,9 +17,10 @@ This module is the only place that knows the difference.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .inventory.node import DiskSelector
+if TYPE_CHECKING:  # the inventory's rules call selector_warnings: no import back at run time
+    from .inventory.node import DiskSelector
 
 # The glob characters both consumers understand (fnmatch and select-disk.jq).
 _GLOB = re.compile(r"[*?]")

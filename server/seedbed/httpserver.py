@@ -55,6 +55,8 @@ class ServerLimits:
     # Few threads: they only run complete requests (slow clients cost none), and with the GIL
     # and one SQLite writer, 16 threads made writing requests take twice the CPU of 4.
     threads: int = _limit(4, "worker threads running the application")
+    console_streams: int = _limit(8, "console live streams (Server-Sent Events) open at once; each "
+                                  "holds a worker thread, so serve adds this many to --threads")
     connection_limit: int = _limit(10_000, "open connections in all; new ones wait in the backlog above it")
     connections_per_ip: int = _limit(64, "open connections from one address; more are closed at once")
     idle_timeout: float = _limit(30.0, "seconds a connection may sit with no request and no bytes")
@@ -67,7 +69,7 @@ class ServerLimits:
 
     def waitress_adjustments(self, host: str, port: int) -> dict[str, Any]:
         return {
-            "host": host, "port": port, "ident": "seedbed", "threads": self.threads,
+            "host": host, "port": port, "ident": "seedbed", "threads": self.threads + self.console_streams,
             "asyncore_use_poll": True,  # select() stops at descriptor 1024
             "connection_limit": self.connection_limit,
             "channel_timeout": self.idle_timeout,
@@ -78,6 +80,9 @@ class ServerLimits:
             "max_request_header_size": self.max_header_bytes,
             "inbuf_overflow": self.body_memory_bytes,
             "backlog": self.backlog,
+            # Keep reading a connection while its request runs, so a browser that closed a
+            # console stream is noticed (environ["waitress.client_disconnected"]) within a poll.
+            "channel_request_lookahead": 1,
         }
 
 

@@ -40,3 +40,25 @@ FAILURE_LOG_CHARS = 64 * 1024
 REQUEST_MAX_BYTES = 1024 * 1024
 #: The SQLite write-ahead log is truncated back to this size after a checkpoint.
 WAL_MAX_BYTES = 4 * 1024 * 1024
+#: Bytes of a discovery boot's hardware report (a 2-socket box with 24 disks is ~10 KiB).
+DISCOVERY_FACTS_MAX_BYTES = 32 * 1024
+#: How long a discovery boot's report credential is honoured after the boot script was served.
+DISCOVERY_REPORT_TTL_SECONDS = 30 * 60
+
+# -- the operator's console (web/console) ---------------------------------------------------
+
+#: Failed sign-ins from one address within the window; more get 429 until it passes.
+CONSOLE_LOGIN_FAILURES = 5
+CONSOLE_LOGIN_WINDOW_SECONDS = 60
+#: Addresses whose failures are remembered at once (the oldest are forgotten first).
+CONSOLE_LOGIN_ADDRESSES = 4096
+#: A console session lasts this long after sign-in.
+CONSOLE_SESSION_SECONDS = 12 * 3600
+#: A live stream (Server-Sent Events) sends a comment this often, looks for news this often,
+#: and ends after this long (the browser reconnects on its own).
+CONSOLE_STREAM_HEARTBEAT_SECONDS = 10
+CONSOLE_STREAM_POLL_SECONDS = 1.0
+CONSOLE_STREAM_MAX_SECONDS = 600
+#: Events on a machine's timeline page, and lines of a failure log or job log shown.
+CONSOLE_TIMELINE_EVENTS = 300
+CONSOLE_LOG_TAIL_LINES = 200

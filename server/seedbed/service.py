@@ -88,13 +88,13 @@ class Seedbed:
         self._watcher.start()
 
     def stop(self) -> None:
-        """Stop what start() started, the last started first."""
+        """Stop what start() started, the last started first. The store stays open: HTTP
+        threads may still be answering (Store.close() is for when they are done)."""
         if self._watcher is not None:
             self._watcher.stop()
         if self.dnsmasq is not None:
             self.dnsmasq.stop()
         self.cluster.stop()
-        self.store.close()
 
     # -- the inventory ---------------------------------------------------------------
 

@@ -195,6 +195,18 @@ class Store(Database):
         ).fetchall()
         return [_event(r) for r in rows]
 
+    def install_events(self, install_id: int) -> list[EventRow]:
+        """One install's events, oldest first (at most limits.EVENTS_PER_INSTALL are kept)."""
+        rows = self.read().execute("SELECT * FROM events WHERE install_id = ? ORDER BY id",
+                                   (install_id,)).fetchall()
+        return [_event(r) for r in rows]
+
+    def finished_installs(self, method: str, limit: int) -> list[InstallRow]:
+        """The newest installs of `method` that reached ready (the console's estimates)."""
+        rows = self.read().execute("SELECT * FROM installs WHERE method = ? AND state = 'ready'"
+                                   " ORDER BY id DESC LIMIT ?", (method, limit)).fetchall()
+        return [_install(r) for r in rows]
+
     # -- discovered machines -------------------------------------------------
 
     def record_discovered(self, db: sqlite3.Connection, mac: str, now: float,
@@ -225,8 +237,33 @@ class Store(Database):
         db.execute("UPDATE discovered SET accepted_as = ? WHERE mac = ?", (hostname, mac))
 
     def discovered(self) -> list[dict[str, Any]]:
-        rows = self.read().execute("SELECT * FROM discovered ORDER BY first_seen").fetchall()
-        return [dict(r) for r in rows]
+        """Every discovered machine with its facts (never its report credential)."""
+        rows = self.read().execute(
+            "SELECT mac, first_seen, last_seen, boots, buildarch, platform, uuid, accepted_as,"
+            " facts, facts_at FROM discovered ORDER BY first_seen").fetchall()
+        return [dict(r) | {"facts": _loads(r["facts"]) if r["facts"] else None} for r in rows]
+
+    def set_report_token(self, db: sqlite3.Connection, mac: str, token_hash: str,
+                         address: str | None, expires_at: float) -> None:
+        """The discovery boot's report credential; a later boot's replaces it."""
+        db.execute("UPDATE discovered SET report_token_hash = ?, report_addr = ?,"
+                   " report_expires_at = ? WHERE mac = ?", (token_hash, address, expires_at, mac))
+
+    def discovered_by_report_token(self, db: sqlite3.Connection,
+                                   token_hash: str) -> sqlite3.Row | None:
+        return db.execute("SELECT mac, accepted_as, report_addr, report_expires_at FROM discovered"
+                          " WHERE report_token_hash = ?", (token_hash,)).fetchone()
+
+    def set_discovered_facts(self, db: sqlite3.Connection, mac: str, facts: dict[str, Any],
+                             now: float) -> None:
+        """Store a discovery report; its credential is used up."""
+        db.execute("UPDATE discovered SET facts = ?, facts_at = ?, report_token_hash = NULL,"
+                   " report_addr = NULL, report_expires_at = NULL WHERE mac = ?",
+                   (json.dumps(facts, sort_keys=True), now, mac))
+
+    def has_discovered_facts(self, mac: str) -> bool:
+        return self.read().execute("SELECT 1 FROM discovered WHERE mac = ? AND facts IS NOT NULL",
+                                   (mac,)).fetchone() is not None
 
     # -- admin tokens --------------------------------------------------------
 

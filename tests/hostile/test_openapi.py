@@ -64,8 +64,8 @@ def test_admin_operations_need_the_bearer_scheme_and_machine_ones_do_not(client)
     for path, ops in document["paths"].items():
         for method, op in ops.items():
             protected = op.get("security") == [{"bearer": []}]
-            machine = path.startswith(("/api/v1/report", "/api/v1/callback", "/seed", "/files", "/ipxe",
-                                       "/grub", "/boot.ipxe", "/healthz", DOCUMENT_PATH))
+            machine = path.startswith(("/api/v1/report", "/api/v1/callback", "/api/v1/discovery/", "/seed",
+                                       "/files", "/ipxe", "/grub", "/boot.ipxe", "/healthz", DOCUMENT_PATH))
             assert protected != machine, (method, path)
             if protected:
                 assert "401" in op["responses"], (method, path)

@@ -208,6 +208,7 @@ _PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydA==\n-----END CERT
     "changes, message",
     [
         ({"logins": ["passwords"], "allowed_group": None}, "need allowed_group"),
+        ({"logins": ["ssh_keys", "ssh_keys"]}, "a login method is listed twice"),
         ({"uri": ["ldaps://a.lab.test", "ldap://b.lab.test"]}, "every server"),
         ({"uri": ["ldaps://nas lab"]}, "URI"),
         ({"ca_cert": "not a certificate"}, "PEM"),

@@ -21,7 +21,9 @@ def test_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     for expected in ("seedbed/templates/install.ipxe.j2", "seedbed/_data/autoinstall/base.yaml",
                      "seedbed/_data/autoinstall/schema.json",
                      "seedbed/_data/cloud-init/files/seedbed-ready.py",
-                     "seedbed/_data/rke/ports.yaml", "seedbed/_data/examples/lab.yaml"):
+                     "seedbed/_data/rke/ports.yaml", "seedbed/_data/examples/lab.yaml",
+                     "seedbed/web/console/templates/machines.html",
+                     "seedbed/web/console/static/htmx-2.0.11.min.js"):
         assert expected in names, expected
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)

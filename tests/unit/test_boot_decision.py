@@ -7,20 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from seedbed.boot import NetbootRequest, decide
-from seedbed.inventory import Inventory, parse_inventory
+from seedbed.inventory import Inventory
 from seedbed.lifecycle import first_row, is_armed
 from seedbed.store import NodeRow
-from support import inventory_data
+from support import inventory_data, inventory_of
 
 NOW = 1_800_000_000.0
 MAC1, MAC2, STRANGER = "52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:99"
 
 
 def inventory(**changes: Any) -> Inventory:
-    return parse_inventory(yaml.safe_dump(inventory_data(**changes))).inventory
+    return inventory_of(inventory_data(**changes))
 
 
 def row(state: str, armed_until: float | None) -> NodeRow:

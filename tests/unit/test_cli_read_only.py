@@ -33,6 +33,8 @@ READ_ONLY = [
     (["render", "sssd"], 1),
     (["render", "cluster-yml"], 0),
     (["render", "cluster-yml", "--ready"], 1),
+    (["render", "rke2-config", "--mac", MAC1], 0),
+    (["render", "rke2-config", "--mac", MAC1, "--show-secrets"], 0),
     (["nodes"], 0),
     (["events", "gpu01"], 0),
     (["events", "nosuch"], 1),
@@ -61,6 +63,7 @@ def used_state(service: Seedbed, client, tmp_path: Path) -> Path:  # noqa: ANN00
     assert client.get("/ipxe?mac=52:54:00:00:00:77").status_code == 200
     ensure_service_key(service.settings.state_dir)
     service.stop()
+    service.store.close()  # the last connection out checkpoints the WAL, as at process exit
     state = service.settings.state_dir
     assert (state / "seedbed.sqlite3").is_file() and not (state / "seedbed.sqlite3-wal").exists()
     return state

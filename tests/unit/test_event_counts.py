@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from seedbed import limits
+from seedbed import limits, schema
 from seedbed.store import Store
 
 
@@ -48,12 +50,15 @@ def test_counts_follow_inserts_and_roll_offs(tmp_path: Path, monkeypatch: pytest
 def test_a_store_from_before_the_counts_is_counted_once(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "seedbed.db"
-    old = Store(path)
-    _add(old, 12, "cpu02", 3)
-    _add(old, 2, None, None)
-    db = old.read()  # as a release without the counts left it
-    db.executescript("DROP TRIGGER events_counted; DROP TRIGGER events_uncounted;"
-                     " DELETE FROM event_counts; PRAGMA user_version = 0;")
+    first_release = tmp_path / "schema"  # a store as the release before the counts made it
+    first_release.mkdir()
+    shutil.copy(Path(schema.__file__).parent / "0001-base.sql", first_release)
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(db, first_release)
+    db.executemany("INSERT INTO events (at, hostname, install_id, kind, message) VALUES "
+                   "(?, ?, ?, 'seed', 'event')",
+                   [(float(i), "cpu02", 3) for i in range(12)] + [(12.0, None, None)] * 2)
+    db.close()
     store = Store(path)
     assert _counts(store) == _actual(store) == {"node:cpu02": 12, "install:3": 12,
                                                 "without-node": 2}

@@ -5,6 +5,8 @@ count too)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import seedbed
@@ -80,3 +82,21 @@ def test_the_walk_sees_relative_and_function_level_imports(tmp_path: Path) -> No
                                     "seedbed.lan.probe imports seedbed.web",
                                     "seedbed.web imports seedbed.cli",
                                     "seedbed.web imports seedbed.cli.main"]
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """A module imported first, in a fresh interpreter, must not meet a half-initialised one
+    (an import cycle that the test run's import order hides)."""
+    names = sorted(module_name(p) for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
+    script = ("import importlib, sys\n"
+              "for name in sys.argv[1:]:\n"
+              "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'seedbed']:\n"
+              "        del sys.modules[loaded]\n"
+              "    try:\n"
+              "        importlib.import_module(name)\n"
+              "    except Exception as exc:\n"
+              "        print(f'{name}: {exc!r}')\n")
+    result = subprocess.run([sys.executable, "-c", script, *names], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import SeedbedError
-from . import cluster, nodes, render, serve, validate
+from . import cluster, console, discovery, nodes, render, serve, validate
 from .common import Commands
 
-COMMAND_MODULES = (serve, validate, render, nodes, cluster)
+COMMAND_MODULES = (serve, validate, render, nodes, discovery, cluster, console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

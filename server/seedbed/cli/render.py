@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from .. import render, seeds
-from ..boot import NetbootRequest, decide_now, install_method, install_profile, with_seed
+from ..boot import (
+    NetbootRequest,
+    decide_now,
+    install_method,
+    install_profile,
+    with_report_token,
+    with_seed,
+)
 from ..checks import PREVIEW_TOKEN
 from ..errors import Conflict, UsageError
 from ..inventory import Inventory
@@ -19,7 +26,8 @@ NODE_KINDS = ("ipxe", "grub", "user-data", "meta-data", "vendor-data", "cloud-co
 
 def add_commands(commands: Commands) -> None:
     p = commands.command("render", render_command,
-                         "print what a machine would receive (no state is changed)")
+                         "print what a machine would receive (no state is changed; `zone` "
+                         "keeps its serial in STATE/dns)")
     with_state(p)
     p.add_argument("kind", choices=NODE_KINDS + cluster.RENDER_KINDS + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
@@ -64,6 +72,8 @@ def render_command(args: argparse.Namespace) -> int:
     if args.kind in ("ipxe", "grub"):
         if decision.action == "install":
             decision = with_seed(inv, decision, None, PREVIEW_TOKEN, mac)
+        elif decision.action == "discover":
+            decision = with_report_token(inv, decision, PREVIEW_TOKEN)
         text = (render.ipxe_script(decision) if args.kind == "ipxe"
                 else render.grub_config(decision, inv.site.base_url))
         sys.stdout.write(text)

@@ -27,6 +27,7 @@ def add_commands(commands: Commands) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from ..web import create_app
+    from ..web.console import set_stream_limit
 
     logging.getLogger().setLevel(logging.INFO)
     limits = httpserver.limits_from_args(args)
@@ -35,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
     ports = [args.port] + ([args.grub_port] if args.grub_port and args.grub_port != args.port else [])
     listen = " ".join(f"{args.host}:{port}" for port in ports)
     app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
+    set_stream_limit(app, limits.console_streams)
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
     service.start()

@@ -41,6 +41,10 @@ def firmware_notes(inv: Inventory) -> list[str]:
         "each node's booting NIC must come first in the firmware's network boot order; any of "
         "its inventory macs may boot it (BOOTIF names that one to the installer)",
     ]
+    if inv.discovery.boot:
+        notes.append("discovery.boot: an unknown MAC's first PXE boot gets the deploy ramdisk, which "
+                     "reports its hardware (`seedbed discovered`) and powers off: build it into the "
+                     "files folder with `python -m seedbed.deploy.ramdisk --out FILES/deploy`")
     own = urlsplit(inv.site.base_url)
     if (own.port or 80) != 80:
         notes.append(f"GRUB netboot clients before 2.12 reach seedbed on port 80 only, not "

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..inventory import Inventory, Node
-from ..inventory.fields import DNS_NAME
+from ..inventory.fields import DNS_NAME, listed_once
 from . import data
 
 GPU_LABEL = "nvidia.com/gpu.present"
@@ -57,9 +57,7 @@ class RkeNode(_Rke):
     @field_validator("role")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("a role is listed twice")
-        return v
+        return listed_once(v, "a role")
 
     @field_validator("labels")
     @classmethod

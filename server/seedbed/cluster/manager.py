@@ -390,4 +390,5 @@ class ClusterManager:
         inv = self.inventory()
         if not inv.cluster.rancher.enabled:
             return None
+        self.paths.prepare()  # a generated password is kept there, in a private folder
         return rancher_password(inv, self.paths)

@@ -2,7 +2,8 @@
 
 The initramfs is a small bookworm userland (curl, zstd, pv, jq, sfdisk, e2fsprogs,
 util-linux, udev, busybox) installed with mmdebstrap, the kernel's modules, and
-the text files under packer/deploy/ (`init`, the disk selector, the DHCP hook).
+the text files under packer/deploy/ (`init`, the disk selector, the DHCP hook, and the
+hardware facts a discovery boot reports).
 
     python -m seedbed.deploy.ramdisk --out build/deploy     # what `make deploy-ramdisk` runs
 """
@@ -25,7 +26,8 @@ TOOLS = ("busybox", "udev", "kmod", "curl", "ca-certificates", "zstd", "pv", "jq
          "e2fsprogs", "util-linux", "coreutils", "iproute2")
 # The files from packer/deploy/ and where they go in the ramdisk.
 FILES = {"init": ("init", 0o755), "select-disk.jq": ("usr/share/seedbed/select-disk.jq", 0o644),
-         "udhcpc.script": ("usr/share/seedbed/udhcpc.script", 0o755)}
+         "udhcpc.script": ("usr/share/seedbed/udhcpc.script", 0o755),
+         "facts": ("usr/share/seedbed/facts", 0o755)}
 # Drivers a deploy never needs; dropping them keeps the generic kernel's initramfs small.
 PRUNED_MODULES = ("drivers/gpu", "drivers/media", "drivers/staging", "drivers/infiniband",
                   "drivers/net/wireless", "drivers/bluetooth", "drivers/iio", "drivers/hid",

@@ -30,6 +30,13 @@ _BOOT_SAFE = re.compile(r"^[A-Za-z0-9_.,:=+@%/~?-]+$")
 _ABS_PATH = re.compile(r"(/[A-Za-z0-9_.+@-]+)+")
 
 
+def listed_once(values: list[str], what: str) -> list[str]:
+    """The list as it is, or ValueError naming `what` when an entry is repeated."""
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} is listed twice")
+    return values
+
+
 def normalize_mac(value: str) -> str:
     """Return a MAC in lower-case colon form; accept colon, hyphen and bare-hex forms."""
     raw = value.strip().lower()
@@ -59,6 +66,15 @@ def boot_path(value: str, what: str) -> str:
     if " " in value.strip():
         raise ValueError(f"{what} must not contain spaces: {value!r}")
     return boot_safe(value, what)
+
+
+def files_location(value: str, what: str) -> str:
+    """A kernel or initrd under the files folder (or a URL), or, for `cmdline`, boot-line words."""
+    if what == "cmdline":
+        return boot_safe(value, what)
+    if ".." in value.split("/"):
+        raise ValueError(f"{what} must stay inside the files folder")
+    return boot_path(value, what)
 
 
 def http_url(value: str, what: str, boot_line: bool = True) -> str:

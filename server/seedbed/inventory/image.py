@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .fields import Strict, boot_path, boot_safe
+from .fields import Strict, files_location
 
 
 class ImageSettings(Strict):
@@ -27,10 +27,7 @@ class ImageSettings(Strict):
     @field_validator("file", "deploy_kernel", "deploy_initrd", "cmdline")
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
-        if info.field_name != "cmdline" and ".." in v.split("/"):
-            raise ValueError(f"{info.field_name} must stay inside the files folder")
-        check = boot_safe if info.field_name == "cmdline" else boot_path
-        return check(v, info.field_name)
+        return files_location(v, info.field_name)
 
     @field_validator("sha256")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from .fields import Strict, no_controls
+from .fields import Strict, listed_once, no_controls
 
 
 class DhcpRange(Strict):
@@ -131,8 +131,7 @@ class Ldap(Strict):
 
     @model_validator(mode="after")
     def _policy(self) -> Ldap:
-        if len(set(self.logins)) != len(self.logins):
-            raise ValueError("a login method is listed twice")
+        listed_once(self.logins, "a login method")
         if "passwords" in self.logins and self.allowed_group is None:
             # sshd re-enables passwords only for this group: the admin keeps key-only logins.
             raise ValueError("password logins need allowed_group (sshd allows passwords only "

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .cluster import Cluster
+from .discovery import DiscoverySettings
 from .fields import Strict
 from .image import ImageSettings
 from .lan import Dhcp, Ldap
@@ -27,6 +28,7 @@ class Inventory(Strict):
     ldap: Ldap | None = None
     cluster: Cluster = Cluster()
     image: ImageSettings | None = None
+    discovery: DiscoverySettings = DiscoverySettings()
 
     def node_by_mac(self, mac: str) -> Node | None:
         return self._mac_index().get(mac)

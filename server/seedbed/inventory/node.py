@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .fields import DNS_LABEL, Strict, normalize_mac
+from .fields import DNS_LABEL, Strict, listed_once, normalize_mac
 
 Role = Literal["controlplane", "etcd", "worker"]
 
@@ -61,6 +61,4 @@ class Node(Strict):
     @field_validator("roles")
     @classmethod
     def _roles(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("a role is listed twice")
-        return v
+        return listed_once(v, "a role")

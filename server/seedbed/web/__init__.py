@@ -11,7 +11,7 @@ from .access_log import AccessLog
 
 
 def create_app(seedbed: Seedbed) -> Flask:
-    from . import admin, boot, callbacks, contract, errors, files, seeds, status
+    from . import admin, boot, callbacks, console, contract, discovery, errors, files, seeds, status
     from .strict_json import StrictJSONProvider
 
     app = Flask("seedbed", static_folder=None)  # no /static route: every route is ours
@@ -21,9 +21,10 @@ def create_app(seedbed: Seedbed) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.extensions["seedbed"] = seedbed
-    for module in (boot, seeds, callbacks, admin, files, status, contract):
+    for module in (boot, seeds, callbacks, admin, files, status, discovery, contract):
         app.register_blueprint(module.bp)
     errors.register(app)
+    console.mount(app, seedbed)
 
     app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
     return app

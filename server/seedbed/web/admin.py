@@ -128,8 +128,7 @@ def accept(mac: str, body: AcceptBody) -> Response:
         raise BadRequest(str(exc)) from None
     if mac not in {d["mac"] for d in service.store.discovered()}:
         raise NotFound(f"{mac} has not been discovered")
-    node = {"hostname": body.hostname, "macs": [mac], "ip": body.ip, "roles": body.roles,
-            **body.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
+    node = body.node_entry(mac)
     try:
         service.accept_discovered(mac, node, who=f"api:{g.admin}")
     except EditConflict as exc:

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..discovery import DiscoveryFacts
 from ..health import Facts
 from ..inventory import normalize_mac
 
@@ -71,6 +72,11 @@ class AcceptBody(_Body):
     install: StrictStr | None = None
     profile: StrictStr | None = None
 
+    def node_entry(self, mac: str) -> dict[str, Any]:
+        """The inventory entry this body makes for the machine booted with `mac`."""
+        return {"hostname": self.hostname, "macs": [mac], "ip": self.ip, "roles": self.roles,
+                **self.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
+
 
 class CurtinEvent(BaseModel):
     """A curtin webhook event (curtin/reporter/events.py); unknown keys are dropped."""
@@ -91,6 +97,10 @@ class FailedBody(_Body):
 
 class FactsReport(Facts):
     """The first-boot facts (seedbed.health.Facts), documented under the callback's name."""
+
+
+class DiscoveryReport(DiscoveryFacts):
+    """A discovery boot's hardware facts (seedbed.discovery.facts), under the report's name."""
 
 
 class _Query(BaseModel):
@@ -186,6 +196,8 @@ class DiscoveredMachine(_Answer):
     platform: str | None
     uuid: str | None
     accepted_as: str | None
+    facts: DiscoveryReport | None = Field(None, description="the discovery boot's hardware report")
+    facts_at: float | None = None
 
 
 class DiscoveredList(_Answer):

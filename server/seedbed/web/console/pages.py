@@ -1,0 +1,133 @@
+"""The console's pages and the fragments their live updates fetch.
+
+Every page works as plain HTML forms; with htmx loaded, a page's live parts
+(`hx-trigger="changed from:body"`) are fetched again when the page's event stream
+(live.py) says something changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, abort, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ...inventory import normalize_mac
+from .. import seedbed
+from . import accept as accepting
+from .auth import signed_in
+from .model import STATES, Lab, ago, duration
+
+bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/console/static")
+MAX_MINUTES = 10080  # the admin API's reinstall window bound (ReinstallBody)
+
+
+@bp.app_template_global()
+def since(at: float | None) -> str:
+    return ago(at)
+
+
+bp.add_app_template_global(duration, "duration")
+
+
+@bp.app_template_global()
+def live_url() -> str:
+    """This page's URL asking for its live part only (what htmx fetches on a change)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "part"] + [("part", "live")]
+    return request.path + "?" + urlencode(args)
+
+
+def _see_other(location: str) -> Response:
+    return Response("", 303, {"Location": location})  # relative: never built from Host
+
+
+def _page(template: str, fragment: str | None = None, **context: Any) -> str:
+    """The whole page, or only its live part when htmx asks for it."""
+    name = fragment if fragment and request.args.get("part") == "live" else template
+    return render_template(name, **context)
+
+
+@bp.get("/")
+def machines() -> str:
+    state = request.args.get("state") or None
+    if state not in (None, *STATES):
+        abort(400, f"unknown state {state!r}")
+    lab = Lab(seedbed())
+    return _page("machines.html", "machines_live.html", lab=lab, machines=lab.machines(state),
+                 discovered=lab.discovered(), state=state, states=STATES)
+
+
+@bp.get("/console/machines/<hostname>")
+def machine(hostname: str) -> str:
+    lab = Lab(seedbed())
+    node = lab.machine(hostname, every_event=request.args.get("events") == "all")
+    if node is None:
+        abort(404, f"no machine {hostname!r} in the inventory")
+    return _page("machine.html", "machine_live.html", node=node, lab=lab)
+
+
+@bp.post("/console/machines/<hostname>/reinstall")
+def reinstall(hostname: str) -> Response | tuple[str, int]:
+    service = seedbed()
+    if service.inventory.node_by_hostname(hostname) is None:
+        abort(404, f"no machine {hostname!r} in the inventory")
+    if request.form.get("confirm") != "yes":
+        abort(400, "tick the confirmation to arm a reinstall")
+    try:
+        minutes = int(request.form.get("minutes") or service.inventory.site.reinstall_window_minutes)
+    except ValueError:
+        abort(400, "the window is a whole number of minutes")
+    if not 1 <= minutes <= MAX_MINUTES:
+        abort(400, f"the window is 1 to {MAX_MINUTES} minutes")
+    service.lifecycle.rearm(hostname, minutes * 60, who=f"console:{signed_in()}")
+    return _see_other(f"/console/machines/{hostname}")
+
+
+def _discovered_row(lab: Lab, mac: str) -> tuple[str, dict[str, Any]]:
+    try:
+        mac = normalize_mac(mac)
+    except ValueError:
+        abort(404, "not a MAC address")
+    rows = lab.discovered(mac)
+    if not rows:
+        abort(404, f"{mac} has not been discovered (or was accepted already)")
+    return mac, rows[0]
+
+
+@bp.get("/console/discovered/<mac>")
+def discovered(mac: str) -> str:
+    lab = Lab(seedbed())
+    mac, row = _discovered_row(lab, mac)
+    return render_template("discovered.html", row=row, form=accepting.initial_form(row, lab.inventory),
+                           roles=accepting.ROLES)
+
+
+@bp.post("/console/discovered/<mac>/accept")
+def accept(mac: str) -> Response | tuple[str, int]:
+    service = seedbed()
+    lab = Lab(service)
+    mac, row = _discovered_row(lab, mac)
+    form = accepting.form_from_post(request.form)
+    if not accepting.accept(service, mac, form, who=f"console:{signed_in()}"):
+        return render_template("discovered.html", row=row, form=form, roles=accepting.ROLES), 422
+    return _see_other(f"/console/machines/{form.values['hostname']}")
+
+
+@bp.get("/console/cluster")
+def cluster() -> str:
+    job_id = request.args.get("job", type=int)
+    lab = Lab(seedbed())
+    return _page("cluster.html", "cluster_live.html", cluster=lab.cluster(job_id), lab=lab)
+
+
+@bp.post("/console/cluster/up")
+def cluster_up() -> Response:
+    job = seedbed().cluster.request_up(f"console:{signed_in()}")  # its event names who
+    return _see_other(f"/console/cluster?job={job}")
+
+
+def register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def error_page(exc: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code or 500

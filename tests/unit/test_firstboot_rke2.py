@@ -63,6 +63,8 @@ def test_an_rke2_member_writes_config_yaml_and_runs_the_install_script() -> None
     # Every step of the script is one of rke2_first_boot's argv lists, word for word.
     steps = [shlex.split(line)[1:] for line in script["content"].splitlines()
              if line.startswith("step ")]
+    assert steps[0] == ["make the artifact folder", "mkdir", "-p", plan["artifact_path"]]
+    steps = steps[1:]
     assert steps == [[what, *argv] for what, argv in rke2.steps(plan)]
     argvs = [argv for _, *argv in steps]
     assert [a for a in argvs if a[0] == "sha256sum"] == plan["verify"]
@@ -79,7 +81,8 @@ def test_hostile_values_stay_words_of_the_script(monkeypatch: pytest.MonkeyPatch
     plan["artifacts"] = {"x; reboot": "http://10.20.0.5:8080/files/`id`"}
     text = rke2.install_script(plan)
     lines = text.splitlines()
-    assert shlex.split(lines[lines.index('rm -f "$FAILED"') + 2]) == ["cd", plan["artifact_path"]]
+    cd = lines[lines.index('rm -f "$FAILED"') + 3]
+    assert shlex.split(cd) == ["cd", plan["artifact_path"], "||", "exit", "1"]
     fetch = next(line for line in lines if line.startswith("step 'fetch"))
     assert shlex.split(fetch)[-3:] == ["--output", "x; reboot", "http://10.20.0.5:8080/files/`id`"]
 

@@ -8,6 +8,7 @@ nothing from here.
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,10 @@ def steps(plan: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 def install_script(plan: dict[str, Any], failed_file: str = FAILED_FILE) -> str:
     lines = [f"FAILED={shlex.quote(failed_file)}", 'rm -f "$FAILED"',
-             shlex.join(["mkdir", "-p", plan["artifact_path"]]),
-             shlex.join(["cd", plan["artifact_path"]])]
+             # The reason's folder first: a failing mkdir of the artifacts must be reported too.
+             shlex.join(["mkdir", "-p", posixpath.dirname(failed_file)]),
+             shlex.join(["step", "make the artifact folder", "mkdir", "-p", plan["artifact_path"]]),
+             shlex.join(["cd", plan["artifact_path"]]) + " || exit 1"]
     lines += [shlex.join(["step", what, *argv]) for what, argv in steps(plan)]
     return file_text("files/seedbed-rke2-install.sh") + "\n".join(lines) + "\n"
 

@@ -15,12 +15,12 @@ TEST_DEBS := qemu-system-x86 qemu-utils ipxe-qemu ovmf mmdebstrap openssh-client
 	slapd ldap-utils sssd-tools bind9-utils openssl curl \
 	packer fdisk dosfstools mtools jq openssh-server grub-efi-amd64-bin socat systemd docker-compose \
 	python3-venv python3-dev gcc pkg-config libnl-3-dev libnl-genl-3-dev libnl-route-3-dev \
-	python3-systemd python3-apt chromium
+	python3-systemd python3-apt chromium shim-signed grub-efi-amd64-signed xorriso
 # One command per package, so a check names what is missing.
 TEST_CMDS := qemu-system-x86_64 qemu-img mmdebstrap ssh ssh-keygen dnsmasq zstd mkfs.ext4 ip \
 	slapd ldapsearch sssctl named-checkzone openssl curl \
 	packer sfdisk mkfs.vfat mcopy jq sshd grub-mknetdir socat gcc pkg-config systemd-analyze docker-compose \
-	chromium
+	chromium xorriso
 
 .PHONY: help venv serve test test-unit test-boot bench bench-deps lint system-deps clean image deploy-ramdisk
 
@@ -49,7 +49,9 @@ system-deps:
 	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	for f in /usr/lib/ipxe/qemu/pxe-virtio.rom /usr/share/ovmf/OVMF.fd /usr/lib/ipxe/undionly.kpxe \
 		/usr/include/libnl3/netlink/route/link.h /usr/lib/python3/dist-packages/apt \
-		/usr/lib/python3/dist-packages/systemd /usr/lib/python3.11/ensurepip; do \
+		/usr/lib/python3/dist-packages/systemd /usr/lib/python3.11/ensurepip \
+		/usr/lib/shim/shimx64.efi.signed /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed \
+		/usr/share/OVMF/OVMF_CODE_4M.ms.fd; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing test packages (missing:$$missing)"; \

@@ -104,6 +104,25 @@ def rke2(settings):
             "containerd_runtimes": sorted(runtimes)}
 
 
+# The UEFI global variable SecureBoot: 4 bytes of attributes, then 1 (on) or 0 (off).
+SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+
+def secure_boot():
+    """Whether the firmware booted with Secure Boot on, and whether the NVIDIA module loaded
+    under it (a DKMS build is not signed by a key the firmware trusts)."""
+    facts = {"firmware": "uefi" if os.path.isdir("/sys/firmware/efi") else "bios",
+             "enabled": False, "nvidia_module": os.path.isdir("/sys/module/nvidia")}
+    if facts["firmware"] == "uefi":
+        try:
+            with open(SECURE_BOOT_VAR, "rb") as f:
+                data = f.read()
+            facts["enabled"] = len(data) >= 5 and data[4] == 1
+        except OSError:
+            facts["enabled"] = None  # efivarfs not mounted: unknown
+    return facts
+
+
 def os_name():
     try:
         with open("/etc/os-release") as f:
@@ -126,6 +145,7 @@ def facts(config):
         "sshd": sshd(set(config.get("sshd_keys", ()))),
         "swap_kib": swap_kib(),
         "firewall": firewall(),
+        "secure_boot": secure_boot(),
     }
     if "rke2" in config:
         found["rke2"] = rke2(config["rke2"])

@@ -33,6 +33,12 @@ class Rke2Facts(_Facts):
     containerd_runtimes: list[str] = []
 
 
+class SecureBootFacts(_Facts):
+    firmware: str | None = None  # uefi or bios
+    enabled: bool | None = None  # from the SecureBoot efivar; None: unknown
+    nvidia_module: bool = False  # /sys/module/nvidia: the driver's kernel module loaded
+
+
 class Facts(_Facts):
     hostname: str
     fqdn: str | None = None
@@ -45,6 +51,7 @@ class Facts(_Facts):
     swap_kib: int = 0
     firewall: dict[str, Any] = Field(default_factory=dict)
     rke2: Rke2Facts = Rke2Facts()  # RKE2 nodes only
+    secure_boot: SecureBootFacts = SecureBootFacts()
 
 
 def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:

@@ -23,6 +23,7 @@ from .cluster import ClusterManager, ClusterOptions
 from .errors import SeedbedError
 from .inventory import Inventory, InventoryError, Node, load_inventory
 from .inventory_edit import add_node
+from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lan.supervisor import DnsmasqSupervisor
 from .lifecycle import Lifecycle
 from .seed_texts import SeedTexts
@@ -67,6 +68,8 @@ class Seedbed:
         self.seed_texts = SeedTexts()
         self.cluster = ClusterManager(self.store, lambda: self.inventory, settings.state_dir,
                                       settings.cluster)
+        self.signed_chain = SignedChainKeeper(SignedChainTree(settings.artifacts, self.lifecycle),
+                                              lambda: self.inventory)
         self.dnsmasq = (DnsmasqSupervisor(settings.state_dir / "dnsmasq", record=self.lifecycle.note)
                         if settings.dnsmasq else None)
         self._lock = threading.Lock()  # one inventory taken at a time (refresh, edits)
@@ -86,10 +89,12 @@ class Seedbed:
             self.dnsmasq.start()
         self._watcher = _Watcher(self.refresh, self.settings.reload_seconds)
         self._watcher.start()
+        self.signed_chain.start()
 
     def stop(self) -> None:
         """Stop what start() started, the last started first. The store stays open: HTTP
         threads may still be answering (Store.close() is for when they are done)."""
+        self.signed_chain.stop()
         if self._watcher is not None:
             self._watcher.stop()
         if self.dnsmasq is not None:

@@ -34,6 +34,10 @@ REQUIRED: dict[str, str] = {
     "/usr/lib/ipxe/qemu/pxe-virtio.rom": "ipxe-qemu",  # same package as the ROM QEMU loads
     "/usr/lib/ipxe/qemu/efi-virtio.rom": "ipxe-qemu",
     "/usr/share/ovmf/OVMF.fd": "ovmf",
+    "/usr/share/OVMF/OVMF_CODE_4M.ms.fd": "ovmf",  # Secure Boot on, Microsoft keys
+    "/usr/lib/shim/shimx64.efi.signed": "shim-signed",
+    "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed": "grub-efi-amd64-signed",
+    "xorriso": "xorriso",
 }
 
 

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -34,6 +35,10 @@ QEMU = "qemu-system-x86_64"
 # is silently ignored by SeaBIOS and PXE never starts.
 IPXE_ROM = Path("/usr/lib/ipxe/qemu/efi-virtio.rom")
 OVMF = Path("/usr/share/ovmf/OVMF.fd")
+# Secure Boot on, Microsoft's keys enrolled (package ovmf); shim writes SbatLevel into the
+# variables, so each guest gets a fresh copy of them.
+OVMF_SECURE_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.ms.fd")
+OVMF_SECURE_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
 CMD_TIMEOUT = 60  # for short helper commands (qemu-img, ssh-keygen)
 
 # Each guest has fresh host keys, and tests must never prompt.
@@ -45,7 +50,7 @@ SSH_OPTIONS = (
     "LogLevel=ERROR",
 )
 
-Firmware = Literal["bios", "uefi"]
+Firmware = Literal["bios", "uefi", "uefi-secure"]
 T = TypeVar("T")
 
 _running: set[Guest] = set()
@@ -117,8 +122,8 @@ class Guest:
     ) -> None:
         if base_disk and blank_disk_size:
             raise ValueError("give base_disk or blank_disk_size, not both")
-        if firmware not in ("bios", "uefi"):
-            raise ValueError(f"firmware must be 'bios' or 'uefi', not {firmware!r}")
+        if firmware not in ("bios", "uefi", "uefi-secure"):
+            raise ValueError(f"firmware must be 'bios', 'uefi' or 'uefi-secure', not {firmware!r}")
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tftp_dir, self.mac, self.firmware = Path(tftp_dir), mac.lower(), firmware
@@ -212,6 +217,12 @@ class Guest:
         ]
 
     def _firmware_args(self) -> list[str]:
+        if self.firmware == "uefi-secure":
+            variables = self.workdir / "OVMF_VARS.fd"
+            shutil.copyfile(OVMF_SECURE_VARS, variables)
+            return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+                    "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_SECURE_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={variables}"]
         return ["-bios", str(OVMF)] if self.firmware == "uefi" else []
 
     def _net_args(self) -> list[str]:

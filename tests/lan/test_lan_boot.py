@@ -41,7 +41,10 @@ class TapGuest(Guest):
 
     def _net_args(self) -> list[str]:
         netdev = f"tap,id=n0,ifname={self.tap},script=no,downscript=no"
-        return ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n0,mac={self.mac},bootindex=1"]
+        nic = f"virtio-net-pci,netdev=n0,mac={self.mac},bootindex=1"
+        if self.romfile is not None:
+            nic += f",romfile={self.romfile}"
+        return ["-netdev", netdev, "-device", nic]
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import SeedbedError
-from . import cluster, console, discovery, nodes, render, serve, validate
+from . import artifacts, cluster, console, discovery, nodes, render, serve, validate
 from .common import Commands
 
-COMMAND_MODULES = (serve, validate, render, nodes, discovery, cluster, console)
+COMMAND_MODULES = (serve, validate, render, nodes, discovery, cluster, console, artifacts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

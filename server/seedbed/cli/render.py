@@ -18,6 +18,7 @@ from ..boot import (
 from ..checks import PREVIEW_TOKEN
 from ..errors import Conflict, UsageError
 from ..inventory import Inventory
+from ..lan.signedboot import grub_fetch
 from . import cluster, lan
 from .common import Commands, mac_address, open_seedbed, with_state
 
@@ -75,7 +76,7 @@ def render_command(args: argparse.Namespace) -> int:
         elif decision.action == "discover":
             decision = with_report_token(inv, decision, PREVIEW_TOKEN)
         text = (render.ipxe_script(decision) if args.kind == "ipxe"
-                else render.grub_config(decision, inv.site.base_url))
+                else render.grub_config(decision, inv.site.base_url, grub_fetch(inv, decision.node)))
         sys.stdout.write(text)
         return 0
     node = inv.node_by_mac(mac)

@@ -7,14 +7,19 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..artifacts import release_problem
 from ..checks import seed_problems
 from ..inventory import Inventory, load_inventory
+from .artifacts import default_files
 from .common import Commands
 
 
 def add_commands(commands: Commands) -> None:
     p = commands.command("validate", validate, "check an inventory and list every problem")
     p.add_argument("file", type=Path)
+    p.add_argument("--files", type=Path, default=default_files(),
+                   help="the files folder, where installer.release must have been imported "
+                        "(default: $SEEDBED_FILES, else $SEEDBED_STATE/files, else ./state/files)")
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -23,6 +28,9 @@ def validate(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     inv = loaded.inventory
     problems = seed_problems(inv)
+    if inv.installer.release is not None:
+        missing = release_problem(args.files, inv.installer.release)
+        problems += [f"installer.release: {missing}"] if missing else []
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
@@ -35,9 +43,19 @@ def validate(args: argparse.Namespace) -> int:
 
 def firmware_notes(inv: Inventory) -> list[str]:
     """What every node's firmware and the boot path need, said where admins look."""
-    notes = [
-        "Secure Boot must be off in each node's firmware: the iPXE chain seedbed serves is not "
-        "signed (the NVIDIA modules are Canonical's signed prebuilt ones and load either way)",
+    secure = [node.hostname for node in inv.nodes if inv.secure_boot(node)]
+    others = len(inv.nodes) - len(secure)
+    notes = []
+    if others:
+        notes.append(f"Secure Boot must be off in the firmware of the {others} node(s) without "
+                     "secure_boot: true: the iPXE chain seedbed serves them is not signed")
+    if secure:
+        over = ("over HTTP from /grub (GRUB >= 2.12)" if inv.dhcp.grub_config == "http"
+                else "from per-MAC TFTP files")
+        notes.append(f"Secure Boot may stay on for {', '.join(secure)}: they get the signed shim -> "
+                     f"GRUB -> kernel of {inv.installer.release}, GRUB reading its config {over}; "
+                     "UEFI network boot (PXE, or HTTP boot in full DHCP mode) must be enabled")
+    notes += [
         "each node's booting NIC must come first in the firmware's network boot order; any of "
         "its inventory macs may boot it (BOOTIF names that one to the installer)",
     ]

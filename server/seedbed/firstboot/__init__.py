@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..inventory import Inventory, Node
-from . import apt, docker, firewall, identity, ready, rke2, ssh, sssd, swap
+from . import apt, docker, firewall, identity, ready, rke2, secureboot, ssh, sssd, swap
 from .base import Target, base_config, merge
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # rules), sssd before ssh (ssh's restart loads sssd's sshd settings), RKE2's install once the
 # node is set up (its containerd after the firewall), the ready report last.
 # health reports problems in this order (the host name first, then GPUs and Docker).
-CONTRIBUTORS: list[ModuleType] = [identity, firewall, docker, swap, sssd, ssh, apt, rke2, ready]
+CONTRIBUTORS: list[ModuleType] = [identity, firewall, docker, secureboot, swap, sssd, ssh, apt, rke2,
+                                   ready]
 
 
 def _name(contributor: ModuleType) -> str:

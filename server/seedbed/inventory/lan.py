@@ -34,6 +34,10 @@ class Dhcp(Strict):
     upstream_dns: list[ipaddress.IPv4Address] = []  # full mode; default: site.dns
     tftp_root: str = "/usr/lib/ipxe"  # holds undionly.kpxe and ipxe.efi (Debian's `ipxe`)
     uefi_binary: Literal["ipxe.efi", "snponly.efi"] = "ipxe.efi"
+    # How the signed GRUB of Secure Boot nodes reads its per-machine config: `http` from
+    # seedbed's /grub (GRUB >= 2.12 has http built in: Ubuntu 24.04's), else `tftp` files
+    # seedbed writes per MAC (GRUB 2.06 has no http, and Secure Boot forbids insmod).
+    grub_config: Literal["tftp", "http"] = "tftp"
 
     @field_validator("interface")
     @classmethod

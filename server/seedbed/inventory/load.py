@@ -15,7 +15,16 @@ from .. import limits
 from ..errors import SeedbedError
 from .model import Inventory
 from .node import Node
-from .rules import Problem, cluster_problems, cross_check, dotted, image_problems, lan_problems, line_for
+from .rules import (
+    Problem,
+    cluster_problems,
+    cross_check,
+    dotted,
+    image_problems,
+    lan_problems,
+    line_for,
+    secure_boot_problems,
+)
 from .site import Site
 
 
@@ -87,6 +96,7 @@ def parse_inventory(text: str | bytes, source: str = "<inventory>") -> LoadedInv
     problems.extend(lan_problems(inventory, lines))
     problems.extend(cluster_problems(inventory, lines))
     problems.extend(image_problems(inventory, lines))
+    problems.extend(secure_boot_problems(inventory, lines))
     if any(p.severity == "error" for p in problems):
         raise InventoryError(source, problems)
     inventory = inventory.model_copy(update={"admin": inventory.admin.hashed()})

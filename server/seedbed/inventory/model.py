@@ -36,6 +36,10 @@ class Inventory(Strict):
     def node_by_hostname(self, hostname: str) -> Node | None:
         return next((n for n in self.nodes if n.hostname == hostname), None)
 
+    def secure_boot(self, node: Node) -> bool:
+        """Whether the node's firmware has Secure Boot on (it gets the signed chain)."""
+        return self.site.secure_boot if node.secure_boot is None else node.secure_boot
+
     def fqdn(self, node: Node) -> str:
         return f"{node.hostname}.{self.site.domain}"
 

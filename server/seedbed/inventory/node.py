@@ -44,6 +44,7 @@ class Node(Strict):
     install: InstallMethod = "autoinstall"
     profile: str | None = None
     adopted: bool = False
+    secure_boot: bool | None = None  # default: site.secure_boot
     labels: dict[str, str] = {}
 
     @field_validator("hostname")

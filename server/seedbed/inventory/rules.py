@@ -185,3 +185,41 @@ def image_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> lis
         problems.append(Problem("image.sha256", "an image served from a URL needs its sha256 here",
                                 line_for(("image",), lines)))
     return problems
+
+
+def secure_boot_problems(inv: Inventory, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """A Secure Boot node must be offered the signed chain: firmware refuses unsigned iPXE."""
+    from ..boot import install_profile  # boot imports the inventory
+
+    lines = lines or {}
+    problems = []
+    for i, node in enumerate(inv.nodes):
+        if not inv.secure_boot(node):
+            continue
+        path = ("nodes", i, "secure_boot") if node.secure_boot else ("site", "secure_boot")
+        where = dotted(path), line_for(path, lines)
+        if inv.installer.release is None:
+            problems.append(Problem(where[0], f"{node.hostname} has Secure Boot on, but without "
+                "installer.release the only UEFI boot file seedbed has is unsigned iPXE "
+                f"({inv.dhcp.uefi_binary}), which its firmware refuses (Access Denied): import "
+                "the ISO (`seedbed artifacts import ISO`) and name it as installer.release, so "
+                "the node gets the ISO's signed shim -> GRUB -> kernel chain", where[1]))
+            continue
+        if "tftp_root" not in inv.dhcp.model_fields_set and not any("tftp_root" in p.path
+                                                                       for p in problems):
+            path = ("dhcp", "tftp_root")
+            problems.append(Problem(dotted(path), f"{node.hostname} has Secure Boot on: seedbed "
+                "writes the signed chain and per-machine GRUB configs into dnsmasq's TFTP root, so "
+                "set dhcp.tftp_root to a folder seedbed may write (not the ipxe package's "
+                "/usr/lib/ipxe) and copy undionly.kpxe and ipxe.efi into it", line_for(path, lines)))
+        profile = install_profile(inv, node)
+        for field in ("kernel", "initrd"):
+            location = getattr(profile, field)
+            if inv.dhcp.grub_config == "tftp" and location.startswith(("http://", "https://")):
+                problems.append(Problem(where[0], f"{node.hostname}: its {field} {location} is a "
+                    "URL, but with dhcp.grub_config: tftp the signed GRUB reads over TFTP only: "
+                    "name a path under the files folder", where[1]))
+            elif location.startswith("https://"):
+                problems.append(Problem(where[0], f"{node.hostname}: GRUB cannot fetch {location} "
+                                        "(https): use http:// or the files folder", where[1]))
+    return problems

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from passlib.hash import sha512_crypt
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from ..artifacts import INITRD, KERNEL, check_release_name, release_path
 from .fields import DNS_LABEL, Strict, boot_path, boot_safe, http_url
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -50,6 +51,9 @@ class Site(Strict):
     # Seeds and callbacks only from the address that fetched the install's boot script
     # or the node's own inventory address.
     pin_install_address: bool = True
+    # UEFI Secure Boot on in the nodes' firmware: they get the signed shim -> GRUB chain of
+    # installer.release instead of iPXE (a node's own `secure_boot` overrides this).
+    secure_boot: bool = False
 
     @field_validator("domain")
     @classmethod
@@ -123,10 +127,13 @@ class Admin(Strict):
 
 
 class Installer(Strict):
-    """Where the Ubuntu 20.04 live-server netboot files come from."""
+    """Where the Ubuntu 20.04 live-server netboot files come from: `release`, a folder
+    `seedbed artifacts import` made from the ISO (with the signed shim and GRUB), or
+    `kernel` and `initrd` named outright."""
 
-    kernel: str
-    initrd: str
+    release: str | None = None
+    kernel: str = ""  # filled in from `release` when that is given
+    initrd: str = ""
     iso: str
     cmdline: str = ""
 
@@ -134,7 +141,25 @@ class Installer(Strict):
     @classmethod
     def _boot_line(cls, v: str, info: ValidationInfo) -> str:
         check = boot_safe if info.field_name == "cmdline" else boot_path
-        return check(v, info.field_name)
+        return v if v == "" and info.field_name != "cmdline" else check(v, info.field_name)
+
+    @field_validator("release")
+    @classmethod
+    def _release(cls, v: str | None) -> str | None:
+        return None if v is None else check_release_name(v)
+
+    @model_validator(mode="after")
+    def _release_or_paths(self) -> Installer:
+        named = bool(self.kernel or self.initrd)
+        if self.release is None and not (self.kernel and self.initrd):
+            raise ValueError("give release (from `seedbed artifacts import ISO`) or both kernel and initrd")
+        if self.release is not None and named:
+            raise ValueError("give release or kernel/initrd, not both (the release names its own)")
+        if self.release is not None:
+            # Frozen model: set the derived paths once, here.
+            object.__setattr__(self, "kernel", release_path(self.release, KERNEL))
+            object.__setattr__(self, "initrd", release_path(self.release, INITRD))
+        return self
 
     @field_validator("iso")
     @classmethod

@@ -3,7 +3,10 @@
 Both modes answer the three kinds of netbooting client differently, so none loops:
 - a BIOS PXE ROM gets `undionly.kpxe` by TFTP,
 - a UEFI x86-64 ROM gets `ipxe.efi` (or `snponly.efi`) by TFTP,
-- iPXE itself (user class "iPXE" or option 175) gets BASE/boot.ipxe over HTTP.
+- iPXE itself (user class "iPXE" or option 175) gets BASE/boot.ipxe over HTTP,
+- a Secure Boot node (tag `sb`, by MAC) gets the signed shim `bootx64.efi` by TFTP instead
+  of iPXE (lan/signedboot.py), and, asking as a UEFI HTTP client (vendor class HTTPClient,
+  architecture 16; full mode), the shim's URL on seedbed.
 Proxy mode answers only PXE clients and leaves addresses to the router; full mode is the
 LAN's DHCP server (a reservation per node MAC) and its DNS server for the site domain.
 """
@@ -15,13 +18,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts import SHIM, release_path
 from ..inventory import Inventory
 from ..inventory.fields import DNS_NAME
+from .signedboot import SHIM_FILE, uses_signed_chain
 
 BIOS_BINARY = "undionly.kpxe"
 # DHCP option 93 client architectures (RFC 4578): 7 is EFI BC, which x86-64 UEFI
 # firmware sends; 9 is the same in older dnsmasq's naming (X86-64_EFI).
 UEFI_ARCHES = (7, 9)
+UEFI_HTTP_ARCH = 16  # x64 UEFI HTTP boot (RFC 4578 registry)
 MENU_TEXT = '"seedbed: network boot"'
 
 _KEY = re.compile(r"[a-z][a-z0-9-]*")
@@ -120,7 +126,11 @@ def _common(inv: Inventory, paths: Paths) -> list[Option]:
         Option("dhcp-userclass", _join("set:ipxe", "iPXE")),
         Option("dhcp-match", _join("set:ipxe", "175")),
         *(Option("dhcp-match", _join("set:efi64", "option:client-arch", str(arch))) for arch in UEFI_ARCHES),
+        Option("dhcp-match", _join("set:efihttp", "option:client-arch", str(UEFI_HTTP_ARCH))),
     ]
+    # Secure Boot nodes by MAC: firmware that refuses unsigned iPXE gets the signed shim.
+    options += [Option("dhcp-mac", _join("set:sb", _mac(mac)))
+                for node in inv.nodes if inv.secure_boot(node) for mac in node.macs]
     return options
 
 
@@ -132,6 +142,9 @@ def _proxy_mode(inv: Inventory) -> list[Option]:
         # PXE ROMs only take a boot file from a proxy's PXE menu: one entry per firmware.
         Option("pxe-prompt", _join(MENU_TEXT, "0")),
         Option("pxe-service", _join("tag:!ipxe", "x86PC", MENU_TEXT, BIOS_BINARY)),
+        # The first service that matches a client wins: Secure Boot nodes' shim first.
+        *(Option("pxe-service", _join("tag:!ipxe", "tag:sb", csa, MENU_TEXT, SHIM_FILE))
+          for csa in ("BC_EFI", "X86-64_EFI") if uses_signed_chain(inv)),
         Option("pxe-service", _join("tag:!ipxe", "BC_EFI", MENU_TEXT, efi)),
         Option("pxe-service", _join("tag:!ipxe", "X86-64_EFI", MENU_TEXT, efi)),
         # iPXE takes a ProxyDHCP answer only with a next-server and a boot file in it
@@ -178,9 +191,29 @@ def _full_mode(inv: Inventory) -> list[Option]:
             Option("host-record", _join(_name(inv.fqdn(node)), _name(node.hostname), _ip(node.ip)))
         )
     return options + [
-        Option("dhcp-boot", _join("tag:!ipxe", "tag:!efi64", BIOS_BINARY)),
+        Option("dhcp-boot", _join("tag:!ipxe", "tag:!efi64", "tag:!efihttp", BIOS_BINARY)),
+        # dnsmasq takes the first dhcp-boot whose tags all match: Secure Boot nodes' first.
+        *_signed_chain_boot(inv),
         Option("dhcp-boot", _join("tag:!ipxe", "tag:efi64", inv.dhcp.uefi_binary)),
         Option("dhcp-boot", _join("tag:ipxe", boot_url(inv))),
+    ]
+
+
+def shim_url(inv: Inventory) -> str | None:
+    """The signed shim over HTTP, for UEFI HTTP boot: shim fetches GRUB from beside it."""
+    release = inv.installer.release
+    return None if release is None else _url(f"{inv.site.base_url}/files/{release_path(release, SHIM)}")
+
+
+def _signed_chain_boot(inv: Inventory) -> list[Option]:
+    url = shim_url(inv)
+    if not uses_signed_chain(inv) or url is None:
+        return []
+    return [
+        Option("dhcp-boot", _join("tag:!ipxe", "tag:efi64", "tag:sb", SHIM_FILE)),
+        # A UEFI HTTP client takes an answer only with vendor class HTTPClient (option 60).
+        Option("dhcp-option-force", _join("tag:efihttp", "tag:sb", "60", "HTTPClient")),
+        Option("dhcp-boot", _join("tag:efihttp", "tag:sb", url)),
     ]
 
 

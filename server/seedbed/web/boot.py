@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from .. import render
 from ..boot import NetbootRequest, netboot
 from ..errors import Conflict
+from ..lan.signedboot import bootstrap_text, grub_fetch
 from . import seedbed
 from .contract import operation
 from .models import ErrorAnswer, NetbootQuery
@@ -53,5 +54,14 @@ def grub(query: NetbootQuery) -> Response:
     decision = netboot(service.inventory, service.lifecycle, _netboot_request(query, "grub"))
     if decision.action == "refuse":
         raise Conflict(decision.reason)
-    return Response(render.grub_config(decision, service.inventory.site.base_url), content_type=_TEXT,
-                    headers={"Cache-Control": "no-store"})
+    inv = service.inventory
+    text = render.grub_config(decision, inv.site.base_url, grub_fetch(inv, decision.node))
+    return Response(text, content_type=_TEXT, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/grub/grub.cfg")
+@operation(answers={200: None}, media=_SCRIPT, tags=["boot"])
+def grub_bootstrap() -> Response:
+    """The signed GRUB's first config under UEFI HTTP boot (its prefix is /grub on the server
+    it came from): on to /grub?mac= for the machine that booted."""
+    return Response(bootstrap_text(seedbed().inventory, over_http=True), content_type=_TEXT)

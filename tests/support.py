@@ -70,6 +70,9 @@ def healthy_facts(node: dict[str, Any], **changes: Any) -> dict[str, Any]:
                  "allowtcpforwarding": "yes", "pubkeyauthentication": "yes"},
         "swap_kib": 0,
         "firewall": {"tool": "ufw", "active": True, "rules": [], "installed": True},
+        # What an RKE2 node adds (RKE's checks ignore it): its containerd, nvidia on GPU nodes.
+        "rke2": {"install_failed": None, "containerd_running": True,
+                 "containerd_runtimes": ["nvidia", "runc"] if gpus else ["runc"]},
     }
     facts.update(copy.deepcopy(changes))
     return facts

@@ -7,8 +7,10 @@ it must run on a fresh Ubuntu 20.04 install and on the golden image alike.
 import json
 import os
 import platform
+import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -79,6 +81,29 @@ def firewall():
     return {"tool": "ufw", "active": active, "rules": rules, "installed": True}
 
 
+def rke2(settings):
+    """RKE2 nodes: the install's failed step (if any) and its containerd (socket, runtimes)."""
+    failed = None
+    if os.path.exists(settings["failed_file"]):
+        with open(settings["failed_file"], errors="replace") as f:
+            failed = f.read(2000)
+    try:
+        running = stat.S_ISSOCK(os.stat(settings["containerd_socket"]).st_mode)
+    except OSError:
+        running = False
+    runtimes = []
+    try:
+        with open(settings["containerd_config"], errors="replace") as f:
+            # [plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"] (or 'nvidia')
+            for name in re.findall(r"\.runtimes\.[\"']?([\w-]+)[\"']?\]", f.read()):
+                if name not in runtimes:
+                    runtimes.append(name)
+    except OSError:
+        pass
+    return {"install_failed": failed, "containerd_running": running,
+            "containerd_runtimes": sorted(runtimes)}
+
+
 # The UEFI global variable SecureBoot: 4 bytes of attributes, then 1 (on) or 0 (off).
 SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
@@ -109,7 +134,7 @@ def os_name():
 
 def facts(config):
     found_gpus = gpus()
-    return {
+    found = {
         "hostname": socket.gethostname(),
         "fqdn": socket.getfqdn(),
         "os": os_name(),
@@ -122,6 +147,9 @@ def facts(config):
         "firewall": firewall(),
         "secure_boot": secure_boot(),
     }
+    if "rke2" in config:
+        found["rke2"] = rke2(config["rke2"])
+    return found
 
 
 def post(url, body, attempts=30):

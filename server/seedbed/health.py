@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import firstboot
-from .inventory import Node
+from .inventory import Inventory, Node
 
 
 class _Facts(BaseModel):
@@ -27,6 +27,12 @@ class DockerFacts(_Facts):
     runtimes: list[str] = []
 
 
+class Rke2Facts(_Facts):
+    install_failed: str | None = None  # the failed step and its last lines
+    containerd_running: bool = False
+    containerd_runtimes: list[str] = []
+
+
 class SecureBootFacts(_Facts):
     firmware: str | None = None  # uefi or bios
     enabled: bool | None = None  # from the SecureBoot efivar; None: unknown
@@ -44,13 +50,14 @@ class Facts(_Facts):
     sshd: dict[str, str] = Field(default_factory=dict)
     swap_kib: int = 0
     firewall: dict[str, Any] = Field(default_factory=dict)
+    rke2: Rke2Facts = Rke2Facts()  # RKE2 nodes only
     secure_boot: SecureBootFacts = SecureBootFacts()
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     """Why this node may not join the cluster; empty when healthy.
 
     Each first-boot contributor checks the facts of the part it wrote
     (seedbed.firstboot.CONTRIBUTORS, in their listed order).
     """
-    return firstboot.problems(node, facts)
+    return firstboot.problems(inv, node, facts)

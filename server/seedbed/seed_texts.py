@@ -30,20 +30,22 @@ class SeedTexts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inventory: Inventory | None = None
-        self._texts: dict[tuple[str, str, str, str | None], str] = {}
+        self._texts: dict[tuple[str, str, str, str | None, str | None], str] = {}
 
     def user_data(self, inv: Inventory, node: Node, urls: seeds.SeedUrls, method: str,
-                  service_key: str | None) -> str:
+                  service_key: str | None, cluster_token: str | None = None) -> str:
         if not looks_like_token(urls.token):  # previews and tests use other stand-ins
-            return _checked(seeds.user_data(inv, node, urls, method, service_key), inv, node, method)
-        key = (node.hostname, urls.base, method, service_key)
+            return _checked(seeds.user_data(inv, node, urls, method, service_key, cluster_token),
+                            inv, node, method)
+        # The cluster token changes once (bare secret, then its K10 form): it is in the key.
+        key = (node.hostname, urls.base, method, service_key, cluster_token)
         with self._lock:
             if self._inventory is not inv:  # a reload or an edit: every text may differ
                 self._inventory, self._texts = inv, {}
             text = self._texts.get(key)
         if text is None:
             text = _checked(seeds.user_data(inv, node, seeds.SeedUrls(urls.base, STAND_IN), method,
-                                            service_key), inv, node, method)
+                                            service_key, cluster_token), inv, node, method)
             with self._lock:
                 if self._inventory is inv:
                     self._texts[key] = text

@@ -122,7 +122,8 @@ def provision_script(inv: Inventory, node: Node | None) -> str:
 
 
 def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
-                       service_key: str | None = None) -> dict[str, Any]:
+                       service_key: str | None = None,
+                       cluster_token: str | None = None) -> dict[str, Any]:
     """The `autoinstall:` mapping for the node's release's installer (20.04 by default)."""
     config = copy.deepcopy(_autoinstall_base())
     config["network"] = _network(inv, node)
@@ -138,7 +139,7 @@ def autoinstall_config(inv: Inventory, node: Node, urls: SeedUrls,
     config["late-commands"] = _late_commands(urls)
     config["error-commands"] = _error_commands(urls)
     config["reporting"] = {"seedbed": {"type": "webhook", "endpoint": urls.report}}
-    config["user-data"] = first_boot_config(inv, node, urls, service_key)
+    config["user-data"] = first_boot_config(inv, node, urls, service_key, cluster_token)
     adapt_to_release(config, inv, node)  # 22.04/24.04 keys; a 20.04 seed is left as is
     return config
 
@@ -186,11 +187,13 @@ def _error_commands(urls: SeedUrls) -> list[str]:
 
 
 def user_data(inv: Inventory, node: Node, urls: SeedUrls, method: str,
-              service_key: str | None = None) -> str:
-    """`service_key`: seedbed's own public key, authorized for the admin user (see admin_keys)."""
+              service_key: str | None = None, cluster_token: str | None = None) -> str:
+    """`service_key`: seedbed's own public key, authorized for the admin user (see admin_keys);
+    `cluster_token`: RKE2's join token, for a member's per-install seed (masked when None)."""
     if method == "autoinstall":
-        return cloud_config({"autoinstall": autoinstall_config(inv, node, urls, service_key)})
-    return cloud_config(first_boot_config(inv, node, urls, service_key))
+        return cloud_config({"autoinstall": autoinstall_config(inv, node, urls, service_key,
+                                                               cluster_token)})
+    return cloud_config(first_boot_config(inv, node, urls, service_key, cluster_token))
 
 
 def vendor_data() -> str:
@@ -199,18 +202,18 @@ def vendor_data() -> str:
 
 # A node's NoCloud seed files (the web serves deploy.json beside them for image installs).
 SEED_FILES = ("user-data", "meta-data", "vendor-data", "provision.sh")
-UserDataRenderer = Callable[[Inventory, Node, SeedUrls, str, "str | None"], str]
+UserDataRenderer = Callable[[Inventory, Node, SeedUrls, str, "str | None", "str | None"], str]
 
 
 def seed_file(name: str, inv: Inventory, node: Node, urls: SeedUrls, *, method: str,
-              install_id: int, service_key: str | None,
+              install_id: int, service_key: str | None, cluster_token: str | None = None,
               render_user_data: UserDataRenderer = user_data) -> str:
     """One file of SEED_FILES: what the web serves for a token and `seedbed render` previews.
 
     `render_user_data`: the service passes its per-inventory cache (seed_texts.SeedTexts).
     """
     if name == "user-data":
-        return render_user_data(inv, node, urls, method, service_key)
+        return render_user_data(inv, node, urls, method, service_key, cluster_token)
     if name == "meta-data":
         return to_yaml(meta_data(inv, node, install_id))
     if name == "vendor-data":

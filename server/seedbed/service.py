@@ -21,7 +21,7 @@ from typing import Any
 
 from .cluster import ClusterManager, ClusterOptions
 from .errors import SeedbedError
-from .inventory import Inventory, InventoryError, load_inventory
+from .inventory import Inventory, InventoryError, Node, load_inventory
 from .inventory_edit import add_node
 from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lan.supervisor import DnsmasqSupervisor
@@ -159,6 +159,13 @@ class Seedbed:
         """seedbed's public SSH key line, authorized on every node; None before the first start."""
         key = self.cluster.service_key
         return key.public if key else None
+
+    def cluster_token_needed(self) -> bool:
+        return self.inventory.cluster.engine == "rke2"  # RKE has no join token
+
+    def cluster_token(self, node: Node) -> str | None:
+        """RKE2's join token for this member's per-install seed; None for RKE."""
+        return self.cluster.rke2_token(node) if self.cluster_token_needed() else None
 
     def node_ready(self, hostname: str) -> None:
         """Hook after a ready callback (healthy or not): the cluster may need a run."""

@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,11 +109,8 @@ def gpu(lab: Lab, test_image: TestImage, admin_key: SshKey,
         tmp_path_factory: pytest.TempPathFactory,
         boot_timings: dict[str, dict[str, float]]) -> Iterator[Booted]:
     """The GPU node, PXE-booted under BIOS to its ready report and to SSH; shared by the checks."""
-    with Guest(tmp_path_factory.mktemp("gpu-guest"), tftp_dir=lab.tftp, mac=GPU_MAC,
-               base_disk=test_image.disk) as g:
-        booted = boot_to_ready(lab, g, GPU_HOST, GPU_MAC)
-        g.wait_for_ssh(ADMIN_USER, admin_key.path, timeout=SSH_TIMEOUT, stage="SSH refused")
-        booted.stages["ssh"] = round(g.elapsed(), 1)
+    with booted_with_ssh(lab, test_image, admin_key, tmp_path_factory.mktemp("gpu-guest"),
+                         GPU_HOST, GPU_MAC) as booted:
         boot_timings["service_boot[bios]"] = booted.stages
         yield booted
 
@@ -169,6 +167,17 @@ def boot_to_ready(lab: Lab, g: Guest, hostname: str, mac: str) -> Booted:
                            and e["install"] == install, READY_TIMEOUT, "no callback")
     mark("ready_callback")
     return Booted(g, hostname, install, seed_token(cmdline), cmdline, ready, stages)
+
+
+@contextmanager
+def booted_with_ssh(lab: Lab, image: TestImage, key: SshKey, workdir: Path, hostname: str,
+                    mac: str) -> Iterator[Booted]:
+    """A BIOS guest of the test image PXE-booted to its ready report and to SSH."""
+    with Guest(workdir, tftp_dir=lab.tftp, mac=mac, base_disk=image.disk) as g:
+        booted = boot_to_ready(lab, g, hostname, mac)
+        g.wait_for_ssh(ADMIN_USER, key.path, timeout=SSH_TIMEOUT, stage="SSH refused")
+        booted.stages["ssh"] = round(g.elapsed(), 1)
+        yield booted
 
 
 def ssh_ok(g: Guest, key: SshKey, cmd: str) -> str:

@@ -40,7 +40,7 @@ def _allowed(commands: list[list[str]]) -> list[tuple[str, str, str]]:
 
 def test_rules_allow_exactly_the_documented_ports_from_the_subnet() -> None:
     inv = inventory_of(inventory_data())
-    commands = ufw_commands(inv.site.subnet)
+    commands = ufw_commands(inv)
     rules = _allowed(commands)
     assert {(port, proto) for _, port, proto in rules} == DOCUMENTED
     assert len(rules) == len(DOCUMENTED)  # no duplicates
@@ -58,7 +58,7 @@ def test_first_boot_seed_runs_those_rules() -> None:
     scripts = [c[2] for c in config["runcmd"] if c[:2] == ["sh", "-c"] and "ufw" in c[2]]
     assert len(scripts) == 1
     body = scripts[0].split("then ", 1)[1].rsplit("; fi", 1)[0]
-    assert [shlex.split(part) for part in body.split("; ")] == ufw_commands(inv.site.subnet)
+    assert [shlex.split(part) for part in body.split("; ")] == ufw_commands(inv)
 
 
 def test_port_comments_are_ones_ufw_accepts(monkeypatch, tmp_path) -> None:  # noqa: ANN001

@@ -131,9 +131,9 @@ def test_gpu_node_with_secure_boot_needs_the_signed_module(enabled: bool, module
     inv = parse_inventory(yaml.safe_dump(inventory_data())).inventory
     facts = Facts(hostname="gpu01", secure_boot={"firmware": "uefi", "enabled": enabled,
                                                  "nvidia_module": module})
-    found = [p for p in problems(inv.nodes[0], facts) if "Secure Boot" in p]
+    found = [p for p in problems(inv, inv.nodes[0], facts) if "Secure Boot" in p]
     assert bool(found) == unhealthy, found
-    gpu_less = [p for p in problems(inv.nodes[1], facts.model_copy(update={"hostname": "gpu02"}))
+    gpu_less = [p for p in problems(inv, inv.nodes[1], facts.model_copy(update={"hostname": "gpu02"}))
                 if "Secure Boot" in p]
     assert gpu_less == []
 

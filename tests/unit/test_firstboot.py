@@ -37,7 +37,7 @@ def _toy() -> types.ModuleType:
         return {"write_files": [{"path": "/etc/toy.conf", "content": f"{target.node.hostname}\n"}],
                 "runcmd": [["toy", "--harden"]]}
 
-    def problems(node: Any, facts: Facts) -> list[str]:  # noqa: ANN401
+    def problems(inv: Any, node: Any, facts: Facts) -> list[str]:  # noqa: ANN401
         return [] if getattr(facts, "toy", None) == "on" else ["toy is off, must be on"]
 
     toy.config, toy.problems = config, problems  # type: ignore[attr-defined]
@@ -46,15 +46,15 @@ def _toy() -> types.ModuleType:
 
 def test_a_new_contributor_is_one_module_and_one_list_entry(monkeypatch) -> None:  # noqa: ANN001
     inv, node = lab()
-    assert health.problems(node, Facts(**HEALTHY)) == []
+    assert health.problems(inv, node, Facts(**HEALTHY)) == []
     monkeypatch.setattr(firstboot, "CONTRIBUTORS", [*firstboot.CONTRIBUTORS[:-1], _toy(),
                                                    firstboot.CONTRIBUTORS[-1]])
     config = yaml.safe_load(seeds.user_data(inv, node, URLS, "autoinstall"))["autoinstall"]["user-data"]
     assert {"path": "/etc/toy.conf", "content": "gpu01\n"} in config["write_files"]
     # In the listed place: after everything before it, before the ready report.
     assert config["runcmd"][-2:] == [["toy", "--harden"], ["python3", seeds.READY_SCRIPT]]
-    assert health.problems(node, Facts(**HEALTHY)) == ["toy is off, must be on"]
-    assert health.problems(node, Facts(**HEALTHY, toy="on")) == []
+    assert health.problems(inv, node, Facts(**HEALTHY)) == ["toy is off, must be on"]
+    assert health.problems(inv, node, Facts(**HEALTHY, toy="on")) == []
 
 
 def test_two_contributors_may_not_set_the_same_key() -> None:
@@ -89,7 +89,7 @@ def test_a_policy_change_changes_what_is_written_and_what_is_checked(monkeypatch
     assert "permittunnel" in ready["sshd_keys"]  # the ready report reads it back
     assert "SEEDBED_SSHD_CONFIG" in seeds.provision_env(inv, node)
     assert "PermitTunnel no" in seeds.provision_env(inv, None)["SEEDBED_SSHD_CONFIG"]
-    found = health.problems(node, Facts(**HEALTHY))
+    found = health.problems(inv, node, Facts(**HEALTHY))
     assert found == ["sshd x11forwarding is unknown, must be no",
                      "sshd permittunnel is unknown, must be no"]
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from ..cluster import clusteryml, rke2config, rke2token
 from ..cluster.clusteryml import ClusterYmlError
+from ..firstboot.rke2 import HIDDEN_TOKEN
+from ..inventory import Node
 from ..service import Seedbed
 from ..web.models import SQLITE_MAX_INT
 from .common import Commands, open_seedbed, whole_number, with_state
@@ -18,7 +20,7 @@ from .common import Commands, open_seedbed, whole_number, with_state
 RENDER_KIND = "cluster-yml"
 RKE2_RENDER_KIND = "rke2-config"
 RENDER_KINDS = (RENDER_KIND, RKE2_RENDER_KIND)
-MASKED_TOKEN = "<the cluster token: render with --show-secrets>"  # noqa: S105 - a placeholder
+MASKED_TOKEN = HIDDEN_TOKEN
 ACTIONS = ("status", "up", "preflight", "password", "log")
 
 
@@ -84,15 +86,19 @@ def print_rke2_config(service: Seedbed, mac: str, show_secrets: bool) -> int:
         print(f"seedbed render {RKE2_RENDER_KIND}: {mac} is not in the inventory",
               file=sys.stderr)
         return 1
-    paths = service.cluster.paths
-    if not show_secrets:
-        token = MASKED_TOKEN
-    elif not paths.rke2_token.exists():
-        token = "<not generated yet: seedbed serve makes it at start>"  # noqa: S105
-    else:  # read only: render changes no state
-        token = rke2token.token_for(paths, service.cluster.is_first_server(node))
+    token = shown_token(service, node, show_secrets)
     sys.stdout.write(rke2config.to_text(rke2config.node_config(inv, node, token)))
     return 0
+
+
+def shown_token(service: Seedbed, node: Node, show_secrets: bool) -> str:
+    """The cluster token as a preview shows it: masked unless asked; render changes no state."""
+    paths = service.cluster.paths
+    if not show_secrets:
+        return MASKED_TOKEN
+    if not paths.rke2_token.exists():
+        return "<not generated yet: seedbed serve makes it at start>"  # noqa: S105
+    return rke2token.token_for(paths, service.cluster.is_first_server(node))
 
 
 def print_cluster_yml(service: Seedbed, ready_only: bool) -> int:

@@ -33,7 +33,7 @@ def add_commands(commands: Commands) -> None:
     p.add_argument("kind", choices=NODE_KINDS + cluster.RENDER_KINDS + lan.RENDER_KINDS)
     p.add_argument("--show-secrets", action="store_true",
                    help="sssd: include the LDAP bind password instead of masking it; "
-                        "rke2-config: the cluster token")
+                        "rke2-config, user-data, cloud-config: the RKE2 cluster token")
     p.add_argument("--mac", type=mac_address, help="the machine's MAC (not needed for provision --image)")
     p.add_argument("--image", action="store_true",
                    help="provision: the golden image's steps (no host identity, every driver); "
@@ -84,12 +84,16 @@ def render_command(args: argparse.Namespace) -> int:
         print(f"seedbed render: {mac} is not in the inventory: it gets no seed", file=sys.stderr)
         return 1
     urls = seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN)
+    token = (cluster.shown_token(service, node, args.show_secrets)
+             if service.cluster_token_needed() else None)
     if args.kind == "cloud-config":
-        text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key()))
+        text = seeds.cloud_config(seeds.first_boot_config(inv, node, urls, service.service_key(),
+                                                          token))
     else:  # a seed file, as the web serves it to this node's next install
         text = seeds.seed_file("provision.sh" if args.kind == "provision" else args.kind, inv, node,
                                urls, method=install_method(node, install_profile(inv, node)),
-                               install_id=0, service_key=service.service_key())
+                               install_id=0, service_key=service.service_key(),
+                               cluster_token=token)
     sys.stdout.write(text)
     return 0
 

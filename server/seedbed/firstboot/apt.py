@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..inventory import Node
+from ..inventory import Inventory, Node
 from .base import Target, file_text
 
 if TYPE_CHECKING:
@@ -16,5 +16,5 @@ def config(target: Target) -> dict[str, Any]:
                              "content": file_text("files/auto-upgrades.conf")}]}
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     return []

@@ -27,6 +27,7 @@ class Target:
     node: Node
     urls: SeedUrls
     service_key: str | None = None  # seedbed's own public key (RKE logs in with it)
+    cluster_token: str | None = None  # RKE2's join token: in a member's per-install seed only
 
 
 @cache

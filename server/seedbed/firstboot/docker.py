@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..inventory import Node
+from ..inventory import Inventory, Node
 from ..resources import data_file
+from . import rke2
 from .base import Target, file_text
 
 if TYPE_CHECKING:
@@ -45,10 +46,12 @@ def config(target: Target) -> dict[str, Any]:
     }
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     found = []
     if len(facts.gpus) < node.gpus:
         found.append(f"{len(facts.gpus)} GPU(s) seen by nvidia-smi, {node.gpus} expected")
+    if rke2.uses_rke2(inv):
+        return found  # RKE2 runs its own containerd (firstboot.rke2): Docker is the users' own
     return found + _docker_problems(node, facts.docker)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import shlex
 from dataclasses import dataclass
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..inventory import Node
+from ..cluster.rke2 import port_rules
+from ..inventory import Inventory, Node
 from ..resources import data_file
 from .base import Target
 
@@ -26,21 +26,39 @@ class PortRule:
     why: str
 
 
-@cache
-def cluster_ports() -> tuple[PortRule, ...]:
-    with data_file("rke", "ports.yaml").open() as f:
-        rules = tuple(PortRule(**entry) for entry in yaml.safe_load(f))
+def checked(entries: list[dict[str, str]], source: str) -> tuple[PortRule, ...]:
+    rules = tuple(PortRule(**entry) for entry in entries)
     for rule in rules:
         if not re.fullmatch(r"\d{1,5}(:\d{1,5})?", rule.port) or rule.proto not in ("tcp", "udp"):
-            raise ValueError(f"bad port rule in rke/ports.yaml: {rule}")
+            raise ValueError(f"bad port rule in {source}: {rule}")
         # ufw's own parser rejects quotes in a comment ("Invalid syntax") and then skips the rule.
         if not re.fullmatch(r"[A-Za-z0-9 ,.()/:-]+", rule.why):
-            raise ValueError(f"rke/ports.yaml: ufw refuses the comment {rule.why!r}")
+            raise ValueError(f"{source}: ufw refuses the comment {rule.why!r}")
     return rules
 
 
-def ufw_commands(subnet: ipaddress.IPv4Network) -> list[list[str]]:
+@cache
+def cluster_ports() -> tuple[PortRule, ...]:
+    """RKE's ports (rke/ports.yaml)."""
+    with data_file("rke", "ports.yaml").open() as f:
+        return checked(yaml.safe_load(f), "rke/ports.yaml")
+
+
+@cache
+def rke2_ports(plugin: str) -> tuple[PortRule, ...]:
+    """RKE2's ports with its CNI plugin's (rke/rke2/ports.yaml)."""
+    return checked(port_rules(plugin), "rke/rke2/ports.yaml")
+
+
+def engine_ports(inv: Inventory) -> tuple[PortRule, ...]:
+    if inv.cluster.engine == "rke2":
+        return rke2_ports(inv.cluster.network_plugin)
+    return cluster_ports()
+
+
+def ufw_commands(inv: Inventory) -> list[list[str]]:
     """argv lists (no shell) that reset ufw to exactly the documented policy."""
+    subnet = str(inv.site.subnet)
     commands = [
         ["ufw", "--force", "reset"],
         ["ufw", "default", "deny", "incoming"],
@@ -48,17 +66,17 @@ def ufw_commands(subnet: ipaddress.IPv4Network) -> list[list[str]]:
         # Pods and services talk over the CNI interfaces; ufw must not drop forwarded traffic.
         ["ufw", "default", "allow", "routed"],
     ]
-    for rule in cluster_ports():
-        commands.append(["ufw", "allow", "from", str(subnet), "to", "any", "port", rule.port,
+    for rule in engine_ports(inv):
+        commands.append(["ufw", "allow", "from", subnet, "to", "any", "port", rule.port,
                          "proto", rule.proto, "comment", rule.why])
     commands.append(["ufw", "--force", "enable"])
     return commands
 
 
 def config(target: Target) -> dict[str, Any]:
-    firewall = "; ".join(shlex.join(argv) for argv in ufw_commands(target.inv.site.subnet))
+    firewall = "; ".join(shlex.join(argv) for argv in ufw_commands(target.inv))
     return {"runcmd": [["sh", "-c", f"if command -v ufw >/dev/null; then {firewall}; fi"]]}
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     return []  # reported (facts.firewall), not yet a reason to keep a node out

@@ -41,7 +41,7 @@ def config(target: Target) -> dict[str, Any]:
     return part
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     if facts.hostname.split(".")[0] != node.hostname:
         return [f"hostname is {facts.hostname!r}, inventory says {node.hostname!r}"]
     return []

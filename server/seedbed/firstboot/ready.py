@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..inventory import Node
-from . import ssh
+from ..inventory import Inventory, Node
+from . import rke2, ssh
 from .base import Target, file_text
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ READY_CONFIG = "/etc/seedbed/ready.json"
 
 def config(target: Target) -> dict[str, Any]:
     ready = {"url": target.urls.callback("ready"), "hostname": target.node.hostname,
-             "sshd_keys": ssh.reported_keys()}
+             "sshd_keys": ssh.reported_keys(), **rke2.ready_settings(target)}
     return {
         "write_files": [
             {"path": READY_SCRIPT, "permissions": "0755", "content": file_text("files/seedbed-ready.py")},
@@ -32,5 +32,5 @@ def config(target: Target) -> dict[str, Any]:
     }
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     return []

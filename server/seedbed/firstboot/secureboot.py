@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..inventory import Node
+from ..inventory import Inventory, Node
 from .base import Target
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ def config(target: Target) -> dict[str, Any]:
     return {}  # the facts come from the ready script (ready.py)
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     if node.gpus and facts.secure_boot.enabled and not facts.secure_boot.nvidia_module:
         return ["Secure Boot is on and the NVIDIA kernel module is not loaded: only signed modules "
                 "load (Canonical's linux-modules-nvidia-<branch>-server-generic, not DKMS)"]

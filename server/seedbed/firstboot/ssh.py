@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..inventory import Node
+from ..inventory import Inventory, Node
 from .base import Target
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def config(target: Target) -> dict[str, Any]:
     }
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     found = []
     for setting in POLICY:
         key, wanted = setting.keyword.lower(), setting.value.lower()

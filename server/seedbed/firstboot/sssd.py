@@ -120,5 +120,5 @@ def config(target: Target) -> dict[str, Any]:
     return {"packages": list(PACKAGES), "write_files": files, "runcmd": commands}
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     return []

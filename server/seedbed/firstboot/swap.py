@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..inventory import Node
+from ..inventory import Inventory, Node
 from .base import Target
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ def config(target: Target) -> dict[str, Any]:
     return {"runcmd": [["sh", "-c", SWAP_OFF]]}
 
 
-def problems(node: Node, facts: Facts) -> list[str]:
+def problems(inv: Inventory, node: Node, facts: Facts) -> list[str]:
     if facts.swap_kib:
         return [f"swap is on ({facts.swap_kib} KiB): Kubernetes needs it off"]
     return []

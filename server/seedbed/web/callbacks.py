@@ -70,7 +70,8 @@ def ready(token: str, body: FactsReport) -> Response:
     node = service.inventory.node_by_hostname(install.hostname)
     if node is None:
         raise Gone("node is no longer in the inventory")
-    outcome = service.lifecycle.ready(token, body.model_dump(), health.problems(node, body), origin())
+    found = health.problems(service.inventory, node, body)
+    outcome = service.lifecycle.ready(token, body.model_dump(), found, origin())
     if outcome.first:
         service.node_ready(install.hostname)
     return jsonify(status="unhealthy" if outcome.problems else "ready", problems=outcome.problems)

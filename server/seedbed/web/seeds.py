@@ -40,6 +40,7 @@ def seed_file(token: str, name: str) -> Response:
         return _deploy_plan(install, node, urls)
     body = seeds.seed_file(name, inv, node, urls, method=install.method, install_id=install.id,
                            service_key=service.service_key(),
+                           cluster_token=service.cluster_token(node),
                            render_user_data=service.seed_texts.user_data)
     service.lifecycle.seed_fetched(install, name)
     return Response(body, content_type="text/plain; charset=utf-8",

@@ -18,7 +18,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..store import Store
+from ..jobtable import JobTable
 from . import proc
 
 log = logging.getLogger("seedbed.cluster")
@@ -74,12 +73,14 @@ class JobFailed(Exception):
         self.retry = retry
 
 
-class Jobs:
+class Jobs(JobTable[Job]):
     """The cluster_jobs table; events go to the store's event log."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
-        self.store = store
-        self.clock = clock
+    TABLE, VIEW, LOG_LIMIT = "cluster_jobs", "cluster_jobs_read", LOG_LIMIT
+    DURABLE_PROGRESS = True  # a digest or rke outcome recorded must survive a power cut
+
+    def job_from_row(self, row: sqlite3.Row) -> Job:
+        return _job(row)
 
     def event(self, db: sqlite3.Connection, message: str, job_id: int | None = None,
               hostname: str | None = None) -> None:
@@ -105,85 +106,47 @@ class Jobs:
         return self.enqueue(reason, force=job.force, attempt=job.attempt + 1, retry_of=job.id,
                             delay=delay, db=db)
 
-    @contextmanager
-    def _tx(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        if db is not None:
-            yield db
-        else:
-            with self.store.transaction() as tx:
-                yield tx
-
     def claim(self, job_id: int, runner: str) -> bool:
         with self.store.transaction() as db:
-            cur = db.execute("UPDATE cluster_jobs SET state = 'running', started_at = ?,"
-                             " runner = ? WHERE id = ? AND state = 'queued'",
-                             (self.clock(), runner, job_id))
-            if cur.rowcount:
+            claimed = self._set_running(db, job_id, runner)
+            if claimed:
                 self.event(db, f"cluster job #{job_id} started ({runner})", job_id)
-            return bool(cur.rowcount)
+            return claimed
 
     def start_now(self, reason: str, runner: str) -> int:
         """A job created already running (the CLI runs it itself, holding the lock)."""
         with self.store.transaction() as db:
             job_id = self.enqueue(reason, force=True, db=db)
-            db.execute("UPDATE cluster_jobs SET state = 'running', started_at = ?, runner = ?"
-                       " WHERE id = ?", (self.clock(), runner, job_id))
+            self._set_running(db, job_id, runner, only_if_queued=False)
         return job_id
 
     def update(self, job_id: int, **fields: Any) -> None:
         if "members" in fields:
             fields["members"] = json.dumps(fields["members"])
         engine = fields.pop("engine", None)
-        assignments = ", ".join(f"{k} = ?" for k in fields)
         with self.store.transaction() as db:
-            if fields:
-                db.execute(f"UPDATE cluster_jobs SET {assignments} WHERE id = ?",  # noqa: S608
-                           (*fields.values(), job_id))
+            self._set_fields(db, job_id, fields)
             if engine is not None:  # its own table (schema 0050)
                 db.execute("INSERT OR REPLACE INTO cluster_job_engines (job_id, engine)"
                            " VALUES (?, ?)", (job_id, engine))
 
-    def append_log(self, job_id: int, text: str) -> None:
-        with self.store.transaction() as db:
-            db.execute("UPDATE cluster_jobs SET log = substr(log || ?, -?) WHERE id = ?",
-                       (text, LOG_LIMIT, job_id))
-
     def finish(self, job_id: int, state: str, outcome: str,
                db: sqlite3.Connection | None = None) -> None:
         with self._tx(db) as tx:
-            tx.execute("UPDATE cluster_jobs SET state = ?, outcome = ?, finished_at = ?"
-                       " WHERE id = ?", (state, outcome, self.clock(), job_id))
+            self._set_finished(tx, job_id, state, outcome)
             self.event(tx, f"cluster job #{job_id} {state}: {outcome}", job_id)
 
     # -- queries -----------------------------------------------------------------
 
     def job(self, job_id: int) -> Job | None:
-        row = self.store.read().execute("SELECT * FROM cluster_jobs_read WHERE id = ?",
-                                        (job_id,)).fetchone()
-        return _job(row) if row else None
+        return self.newest("id = ?", (job_id,))
 
     def recent(self, limit: int = 20) -> list[Job]:
-        rows = self.store.read().execute("SELECT * FROM cluster_jobs_read ORDER BY id DESC LIMIT ?",
-                                         (limit,)).fetchall()
-        return [_job(r) for r in rows]
+        return self.select("1", limit=limit)
 
     def where(self, condition: str, args: tuple = ()) -> Job | None:
         """The newest job matching an SQL condition written in this package."""
-        row = self.store.read().execute(
-            f"SELECT * FROM cluster_jobs_read WHERE {condition} ORDER BY id DESC LIMIT 1",  # noqa: S608
-            args).fetchone()
-        return _job(row) if row else None
-
-    def next_queued(self) -> Job | None:
-        row = self.store.read().execute(
-            "SELECT * FROM cluster_jobs_read WHERE state = 'queued' ORDER BY not_before, id LIMIT 1"
-        ).fetchone()
-        return _job(row) if row else None
-
-    def running(self) -> list[Job]:
-        rows = self.store.read().execute(
-            "SELECT * FROM cluster_jobs_read WHERE state = 'running' ORDER BY id").fetchall()
-        return [_job(r) for r in rows]
+        return self.newest(condition, args)
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -11,13 +11,10 @@ Every change is an event of kind `power` on the node: who asked, what, and the r
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..store import Store
+from ..jobtable import JobTable
 
 LOG_LIMIT = 16 * 1024
 FINISHED = ("succeeded", "failed", "interrupted")
@@ -51,12 +48,14 @@ class PowerJob:
 _COLUMNS = tuple(f.name for f in fields(PowerJob) if f.name not in ("child_pid", "child_start"))
 
 
-class PowerJobs:
+class PowerJobs(JobTable[PowerJob]):
     """The power_jobs table, with the methods JobRunner calls (see cluster.jobs.Jobs)."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
-        self.store = store
-        self.clock = clock
+    TABLE = VIEW = "power_jobs"
+    LOG_LIMIT = LOG_LIMIT
+
+    def job_from_row(self, row: sqlite3.Row) -> PowerJob:
+        return _job(row)
 
     def event(self, db: sqlite3.Connection, job: PowerJob | None, message: str,
               hostname: str | None = None, job_id: int | None = None) -> None:
@@ -85,73 +84,34 @@ class PowerJobs:
 
     def claim(self, job_id: int, runner: str) -> bool:
         with self.store.transaction() as db:
-            cur = db.execute("UPDATE power_jobs SET state = 'running', started_at = ?, runner = ?"
-                             " WHERE id = ? AND state = 'queued'", (self.clock(), runner, job_id))
-            return bool(cur.rowcount)
+            return self._set_running(db, job_id, runner)
 
     def update(self, job_id: int, **values: Any) -> None:
-        assignments = ", ".join(f"{k} = ?" for k in values)
         with self.store.transaction(durable=False) as db:
-            db.execute(f"UPDATE power_jobs SET {assignments} WHERE id = ?",  # noqa: S608 - ours
-                       (*values.values(), job_id))
-
-    def append_log(self, job_id: int, text: str) -> None:
-        with self.store.transaction(durable=False) as db:
-            db.execute("UPDATE power_jobs SET log = substr(log || ?, -?) WHERE id = ?",
-                       (text, LOG_LIMIT, job_id))
+            self._set_fields(db, job_id, values)
 
     def finish(self, job_id: int, state: str, outcome: str,
                db: sqlite3.Connection | None = None) -> None:
         with self._tx(db) as tx:
-            tx.execute("UPDATE power_jobs SET state = ?, outcome = ?, finished_at = ? WHERE id = ?",
-                       (state, outcome, self.clock(), job_id))
+            self._set_finished(tx, job_id, state, outcome)
             job = self.job(job_id, tx)
             if job is not None:
                 self.event(tx, job, f"power {job.action} by {job.who} {state} (job #{job_id}, "
                            f"attempt {job.attempt}): {outcome}")
 
-    @contextmanager
-    def _tx(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        if db is not None:
-            yield db
-        else:
-            with self.store.transaction() as tx:
-                yield tx
-
     # -- queries -------------------------------------------------------------------
 
     def job(self, job_id: int, db: sqlite3.Connection | None = None) -> PowerJob | None:
-        return self._one("id = ?", (job_id,), db)
-
-    def next_queued(self) -> PowerJob | None:
-        row = self.store.read().execute(
-            "SELECT * FROM power_jobs WHERE state = 'queued' ORDER BY not_before, id LIMIT 1"
-        ).fetchone()
-        return _job(row) if row else None
-
-    def running(self) -> list[PowerJob]:
-        rows = self.store.read().execute(
-            "SELECT * FROM power_jobs WHERE state = 'running' ORDER BY id").fetchall()
-        return [_job(r) for r in rows]
+        return self.newest("id = ?", (job_id,), db)
 
     def unfinished(self, hostname: str, db: sqlite3.Connection | None = None) -> PowerJob | None:
-        return self._one("hostname = ? AND state IN ('queued', 'running')", (hostname,), db)
+        return self.newest("hostname = ? AND state IN ('queued', 'running')", (hostname,), db)
 
     def retried_by(self, job_id: int) -> PowerJob | None:
-        return self._one("retry_of = ?", (job_id,))
+        return self.newest("retry_of = ?", (job_id,))
 
     def recent(self, hostname: str, limit: int = 10) -> list[PowerJob]:
-        rows = self.store.read().execute(
-            "SELECT * FROM power_jobs WHERE hostname = ? ORDER BY id DESC LIMIT ?",
-            (hostname, limit)).fetchall()
-        return [_job(r) for r in rows]
-
-    def _one(self, condition: str, args: tuple, db: sqlite3.Connection | None = None
-             ) -> PowerJob | None:
-        row = (db or self.store.read()).execute(
-            f"SELECT * FROM power_jobs WHERE {condition} ORDER BY id DESC LIMIT 1",  # noqa: S608
-            args).fetchone()
-        return _job(row) if row else None
+        return self.select("hostname = ?", (hostname,), limit=limit)
 
 
 def _job(row: sqlite3.Row) -> PowerJob:

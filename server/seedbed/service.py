@@ -167,6 +167,18 @@ class Seedbed:
         """RKE2's join token for this member's per-install seed; None for RKE."""
         return self.cluster.rke2_token(node) if self.cluster_token_needed() else None
 
+    def power_action(self, hostname: str, action: str, who: str,
+                     minutes: int | None = None) -> int:
+        """Queue a power job for the CLI, the admin API and the console alike; `reinstall`
+        first arms the node (for `minutes`, else the site's window) and the job then sets its
+        next boot to the network once and cycles it. PowerUnavailable (nothing changed) when
+        the node's driver cannot, or has a job already."""
+        self.power.check(hostname, action)  # refuse before arming: nothing changes
+        if action == "reinstall":
+            window = minutes or self.inventory.site.reinstall_window_minutes
+            self.lifecycle.rearm(hostname, window * 60, who=who)
+        return self.power.request(hostname, action, who)
+
     def node_ready(self, hostname: str) -> None:
         """Hook after a ready callback (healthy or not): the cluster may need a run."""
         self.cluster.node_ready(hostname)

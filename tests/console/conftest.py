@@ -90,13 +90,15 @@ class Console:
         if stored.is_set():
             found["console password hash"] = stored.path.read_text().strip().split("$")[-1]
         found["session key"] = (state / "console-secret").read_bytes().hex()
+        for number, password in enumerate(self.service.power.secrets.values()):
+            found[f"BMC password #{number}"] = password
         return found
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    inventory = write_inventory(tmp_path / "lab.yaml", console_inventory())
-    service = Seedbed(Settings(inventory, tmp_path / "state", reload_seconds=0), Clock())
+def console_lab(tmp_path: Path, data: dict[str, Any], **settings: Any) -> Iterator[Console]:
+    """A Console on this inventory; every page it rendered is grepped for secrets at the end."""
+    inventory = write_inventory(tmp_path / "lab.yaml", data)
+    service = Seedbed(Settings(inventory, tmp_path / "state", reload_seconds=0, **settings), Clock())
     AdminPassword(tmp_path / "state").set(CONSOLE_PASSWORD)
     service.cluster.paths.prepare()
     atomic_write(service.cluster.paths.rke2_token, (RKE2_TOKEN + "\n").encode(), 0o600)
@@ -104,6 +106,11 @@ def console(tmp_path: Path) -> Iterator[Console]:
     lab = Console(service, pages)
     yield lab
     pages.assert_no_secret(lab.secrets())
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    yield from console_lab(tmp_path, console_inventory())
 
 
 @pytest.fixture

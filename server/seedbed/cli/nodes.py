@@ -64,16 +64,18 @@ def reinstall(args: argparse.Namespace) -> int:
     service = open_seedbed(args)
     inv = service.inventory
     inventory_node(inv, args.hostname)
-    if args.power:
-        service.power.check(args.hostname, "reinstall")  # refuse before arming: nothing changes
     minutes = args.minutes or inv.site.reinstall_window_minutes
-    row = service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
+    if args.power:
+        job_id = service.power_action(args.hostname, "reinstall", "cli", minutes)
+    else:
+        service.lifecycle.rearm(args.hostname, minutes * 60, who="cli")
+    row = service.store.node(args.hostname)
+    assert row is not None  # rearm made it
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.armed_until or 0))
     print(f"{args.hostname}: armed for reinstall until {until}; its next PXE boot installs it")
     if args.power:
-        return power_cli.act(service.power, args.hostname, "reinstall", args)
+        return power_cli.follow(service.power, job_id, args)
     return 0
-
 
 def token(args: argparse.Namespace) -> int:
     service = open_seedbed(args)

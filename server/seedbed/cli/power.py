@@ -40,9 +40,15 @@ def power(args: argparse.Namespace) -> int:
 
 def act(control: PowerControl, hostname: str, action: str, args: argparse.Namespace) -> int:
     """Queue `action` as cli, then run or wait for it; 0 once it succeeded."""
-    job_id = control.request(hostname, action, who="cli")
+    return follow(control, control.request(hostname, action, who="cli"), args)
+
+
+def follow(control: PowerControl, job_id: int, args: argparse.Namespace) -> int:
+    """Run or wait for a queued job (unless --no-wait); 0 once it succeeded."""
     if args.no_wait:
-        print(f"{hostname}: power {action} queued as job #{job_id}")
+        job = control.jobs.job(job_id)
+        assert job is not None
+        print(f"{job.hostname}: power {job.action} queued as job #{job_id}")
         return 0
     job = control.run_until_done(job_id, args.timeout)
     print(describe_job(job))

@@ -69,13 +69,8 @@ def power_action(hostname: str, body: PowerActionBody) -> Response:
     cannot do it: manual nodes answer with what a person must do)."""
     service = seedbed()
     inventory_node(service.inventory, hostname)
-    who = f"api:{g.admin}"
     try:
-        service.power.check(hostname, body.action)  # refuse before arming: nothing changes
-        if body.action == "reinstall":
-            minutes = body.minutes or service.inventory.site.reinstall_window_minutes
-            service.lifecycle.rearm(hostname, minutes * 60, who=who)
-        job_id = service.power.request(hostname, body.action, who)
+        job_id = service.power_action(hostname, body.action, f"api:{g.admin}", body.minutes)
     except PowerUnavailable as exc:  # busy, or the driver cannot (manual: what to do)
         raise Conflict(str(exc)) from None
     return jsonify(job=job_id, status="queued"), 202

@@ -48,12 +48,14 @@ class StreamGate:
 
 
 def news(store: Store) -> tuple[int, ...]:
-    """What a page may need to redraw for: the newest event, and unfinished cluster jobs' logs."""
+    """What a page may need to redraw for: the newest event (power jobs record theirs),
+    unfinished cluster jobs' logs, and the newest power state read."""
     db = store.read()
     newest = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     jobs = db.execute("SELECT COALESCE(MAX(id), 0), COALESCE(SUM(length(log)), 0) FROM cluster_jobs"
                       " WHERE state IN ('queued', 'running')").fetchone()
-    return (int(newest), int(jobs[0]), int(jobs[1]))
+    read = db.execute("SELECT COALESCE(MAX(checked_at), 0) FROM power_status").fetchone()[0]
+    return (int(newest), int(jobs[0]), int(jobs[1]), int(read))
 
 
 def news_mark(found: tuple[int, ...]) -> str:

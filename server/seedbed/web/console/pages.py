@@ -14,6 +14,8 @@ from flask import Blueprint, Flask, Response, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ...inventory import normalize_mac
+from ...power import PowerUnavailable
+from ...service import Seedbed
 from .. import seedbed
 from . import accept as accepting
 from .auth import signed_in
@@ -67,20 +69,49 @@ def machine(hostname: str) -> str:
     return _page("machine.html", "machine_live.html", node=node, lab=lab)
 
 
-@bp.post("/console/machines/<hostname>/reinstall")
-def reinstall(hostname: str) -> Response | tuple[str, int]:
+def _known_node(hostname: str) -> Seedbed:
     service = seedbed()
     if service.inventory.node_by_hostname(hostname) is None:
         abort(404, f"no machine {hostname!r} in the inventory")
+    return service
+
+
+def _confirmed(what: str) -> None:
+    """Every action form has a confirmation box (and the CSRF field auth.guard checks)."""
     if request.form.get("confirm") != "yes":
-        abort(400, "tick the confirmation to arm a reinstall")
+        abort(400, f"tick the confirmation to {what}")
+
+
+def _window_minutes(service: Seedbed) -> int:
     try:
         minutes = int(request.form.get("minutes") or service.inventory.site.reinstall_window_minutes)
     except ValueError:
         abort(400, "the window is a whole number of minutes")
     if not 1 <= minutes <= MAX_MINUTES:
         abort(400, f"the window is 1 to {MAX_MINUTES} minutes")
+    return minutes
+
+
+@bp.post("/console/machines/<hostname>/reinstall")
+def reinstall(hostname: str) -> Response:
+    service = _known_node(hostname)
+    _confirmed("arm a reinstall")
+    minutes = _window_minutes(service)
     service.lifecycle.rearm(hostname, minutes * 60, who=f"console:{signed_in()}")
+    return _see_other(f"/console/machines/{hostname}")
+
+
+@bp.post("/console/machines/<hostname>/power")
+def power(hostname: str) -> Response:
+    """A power action queued as a job, as `seedbed power` and the admin API queue it."""
+    service = _known_node(hostname)
+    _confirmed("act on its power")
+    action = request.form.get("action", "")
+    minutes = _window_minutes(service) if action == "reinstall" else None
+    try:
+        service.power_action(hostname, action, f"console:{signed_in()}", minutes)
+    except PowerUnavailable as exc:  # busy, or the driver cannot (manual: what to do)
+        abort(409, str(exc))
     return _see_other(f"/console/machines/{hostname}")
 
 

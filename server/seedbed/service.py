@@ -26,7 +26,7 @@ from .inventory_edit import add_node
 from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lan.supervisor import DnsmasqSupervisor
 from .lifecycle import Lifecycle
-from .power import PowerControl, PowerOptions
+from .power import PowerControl, PowerOptions, PowerUnavailable
 from .seed_texts import SeedTexts
 from .store import Store
 
@@ -178,6 +178,17 @@ class Seedbed:
             window = minutes or self.inventory.site.reinstall_window_minutes
             self.lifecycle.rearm(hostname, window * 60, who=who)
         return self.power.request(hostname, action, who)
+
+    def power_on_accepted(self, hostname: str, who: str) -> tuple[int | None, str | None]:
+        """A machine just accepted is a new node, armed already: queue its power job (network
+        boot once, then on or cycle); or say, in an event too, why its driver cannot."""
+        try:
+            return self.power.request(hostname, "reinstall", who), None
+        except PowerUnavailable as exc:
+            with self.store.transaction() as db:
+                self.store.add_event(db, self.lifecycle.clock(), "power",
+                                     f"power on after accepting not queued: {exc}", hostname=hostname)
+            return None, str(exc)
 
     def node_ready(self, hostname: str) -> None:
         """Hook after a ready callback (healthy or not): the cluster may need a run."""

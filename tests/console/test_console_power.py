@@ -100,3 +100,46 @@ def test_csrf_less_and_sessionless_posts_are_refused(lab: Console) -> None:
     stranger = Console(lab.service, lab.pages).post(url, data={"action": "off", "confirm": "yes"})
     assert stranger.status_code in (303, 401, 403), stranger.status_code
     assert lab.service.power.jobs.recent("bmc-redfish", 5) == []
+
+
+STRANGER = "52:54:00:99:00:08"
+
+
+def _accept_form(lab: Console, redfish_url: str, **fields: str) -> Any:
+    assert lab.client.get(f"/ipxe?mac={STRANGER}").status_code == 200, "stage discovery boot"
+    csrf = lab.csrf(f"/console/discovered/{STRANGER}")
+    data = {"csrf": csrf, "hostname": "gpu09", "ip": "10.20.0.29", "roles": ["worker"], "gpus": "0",
+            "power_driver": "redfish", "power_address": redfish_url, "power_username": "root",
+            "power_secret": "rack1-redfish", "power_on": "yes"} | fields
+    return lab.post(f"/console/discovered/{STRANGER}/accept", data=data)
+
+
+def test_accept_with_power_on_queues_the_new_nodes_power_job(lab: Console,
+                                                             redfish: RedfishEmulator) -> None:  # noqa: F811
+    answer = _accept_form(lab, redfish.url)
+    assert (answer.status_code, answer.headers["Location"]) == (303, PAGE.format("gpu09"))
+    node = lab.service.inventory.node_by_hostname("gpu09")
+    assert node is not None and node.power is not None and node.power.driver == "redfish"
+    [queued] = lab.service.power.jobs.recent("gpu09", 5)
+    assert (queued.action, queued.who) == ("reinstall", "console:admin")
+    assert lab.service.store.node("gpu09").state == "new"  # armed as a new node already
+    job = lab.service.power.run_until_done(queued.id, 30)
+    assert job.state == "succeeded", job.outcome
+    assert redfish.system()["boot_device"] == "Pxe"
+    resets = [r["body"]["ResetType"] for r in redfish.requests if r["path"].endswith(".Reset")]
+    assert resets == ["On"], resets
+    timeline = _text(lab.get(PAGE.format("gpu09")))
+    assert "power reinstall queued by console:admin" in timeline
+    assert f"{STRANGER} accepted as gpu09 by console:admin" in timeline
+
+
+def test_accept_power_fields_are_checked_and_power_on_needs_a_driver(
+        lab: Console, redfish: RedfishEmulator) -> None:  # noqa: F811
+    bad = _accept_form(lab, "bmc.lab")  # not http(s)://
+    assert bad.status_code == 422 and "is not http(s)://" in _text(bad)
+    no_driver = _accept_form(lab, "", power_driver="", power_username="", power_secret="")
+    assert no_driver.status_code == 422 and "power_on needs a power: driver" in _text(no_driver)
+    assert lab.service.inventory.node_by_hostname("gpu09") is None
+    plain = _accept_form(lab, "", power_driver="", power_username="", power_secret="", power_on="")
+    assert plain.status_code == 303  # without a driver nothing changes
+    assert lab.service.power.jobs.recent("gpu09", 5) == []

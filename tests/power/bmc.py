@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -135,6 +136,7 @@ class RedfishEmulator:
     def start(self) -> RedfishEmulator:
         from werkzeug.serving import make_server
 
+        self._fresh_systems()
         self._server = make_server("127.0.0.1", self.port, self._recording, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -142,6 +144,14 @@ class RedfishEmulator:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+
+    def _fresh_systems(self) -> None:
+        """sushy-tools' app, and its fake systems, are one per process: each emulator starts
+        from the configured systems (off, no boot override), never from an earlier test's."""
+        with self.app.test_request_context():
+            systems = self.app.systems
+            for initial in self.app.config["SUSHY_EMULATOR_FAKE_SYSTEMS"]:
+                systems._systems[initial["uuid"]] = copy.deepcopy(initial)
 
     def system(self) -> dict[str, Any]:
         """The fake system as the emulator reports it now (its pending power change applied

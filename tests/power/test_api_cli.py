@@ -172,3 +172,33 @@ def test_the_service_polls_each_bmc_in_turn_and_keeps_the_age(power_service: See
     assert polling.last_status("bmc-ipmi")["age_seconds"] >= 0.5
     polling.poll_due()  # the oldest is due again
     assert polling.last_status("bmc-ipmi")["age_seconds"] < 0.5
+
+
+def test_admin_api_accept_with_power_on_queues_the_new_nodes_job(power_service: Seedbed) -> None:
+    token = new_token()
+    power_service.store.add_admin_token(token_hash(token), "tests")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = create_app(power_service).test_client()
+
+    def accept(mac: str, hostname: str, ip: str, **extra: object) -> object:
+        assert client.get(f"/ipxe?mac={mac}").status_code == 200, "stage discovery boot"
+        return client.post(f"/api/v1/discovered/{mac}/accept", headers=headers,
+                           json={"hostname": hostname, "ip": ip, "roles": ["worker"], **extra})
+
+    refused = accept("52:54:00:99:00:11", "new01", "10.20.0.41", power_on=True)
+    assert refused.status_code in (400, 422) and "power_on needs a power" in refused.get_data(as_text=True)
+    assert power_service.inventory.node_by_hostname("new01") is None  # nothing changed
+    # Queued only: the service's runner is not started, so no magic packet leaves.
+    woken = accept("52:54:00:99:00:12", "new02", "10.20.0.42", power={"driver": "wol"},
+                   power_on=True)
+    assert woken.status_code == 201, woken.json
+    [job] = power_service.power.jobs.recent("new02", 5)
+    assert woken.json["power_job"] == job.id and (job.action, job.state) == ("reinstall", "queued")
+    assert job.who.startswith("api:")
+    manual = accept("52:54:00:99:00:13", "new03", "10.20.0.43",
+                    power={"driver": "manual", "instructions": "rack 2, top"}, power_on=True)
+    assert manual.status_code == 201 and manual.json["power_job"] is None
+    assert "new03 has manual power control: new03 is armed: power it on" in \
+        manual.json["power_problem"] and "rack 2, top" in manual.json["power_problem"]
+    events = [e.message for e in power_service.store.events("new03", limit=10)]
+    assert any("power on after accepting not queued" in m for m in events), events

@@ -136,7 +136,10 @@ def accept(mac: str, body: AcceptBody) -> Response:
     except InventoryError as exc:
         raise Unprocessable("the node would make the inventory invalid",
                             problems=[str(p) for p in exc.problems]) from None
-    return jsonify(hostname=node["hostname"], mac=mac, state="new"), 201
+    job, problem = (service.power_on_accepted(node["hostname"], f"api:{g.admin}") if body.power_on
+                    else (None, None))
+    return jsonify(hostname=node["hostname"], mac=mac, state="new", power_job=job,
+                   power_problem=problem), 201
 
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     StrictFloat,
     StrictStr,
     field_validator,
+    model_validator,
 )
 
 from ..discovery import DiscoveryFacts
@@ -71,11 +72,22 @@ class AcceptBody(_Body):
     disk: dict[str, Any] | None = None
     install: StrictStr | None = None
     profile: StrictStr | None = None
+    power: dict[str, Any] | None = Field(None, description="the node's `power:` section, checked "
+                                         "with the inventory (a credential by its name only)")
+    power_on: bool = Field(False, description="once accepted, boot it from the network once and "
+                                              "power it on (the hands-off reinstall's power job)")
+
+    @model_validator(mode="after")
+    def _power_on_needs_a_driver(self) -> AcceptBody:
+        if self.power_on and not self.power:
+            raise ValueError("power_on needs a power: driver for the node")
+        return self
 
     def node_entry(self, mac: str) -> dict[str, Any]:
         """The inventory entry this body makes for the machine booted with `mac`."""
         return {"hostname": self.hostname, "macs": [mac], "ip": self.ip, "roles": self.roles,
-                **self.model_dump(include={"gpus", "disk", "install", "profile"}, exclude_none=True)}
+                **self.model_dump(include={"gpus", "disk", "install", "profile", "power"},
+                                  exclude_none=True)}
 
 
 class CurtinEvent(BaseModel):
@@ -209,6 +221,8 @@ class AcceptAnswer(_Answer):
     hostname: str
     mac: str
     state: str
+    power_job: int | None = Field(None, description="power_on: the queued power job")
+    power_problem: str | None = Field(None, description="power_on: why no power job was queued")
 
 
 class ClusterStatus(_Answer):

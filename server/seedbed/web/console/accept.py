@@ -17,7 +17,9 @@ from ...service import Seedbed
 from ..models import AcceptBody
 
 ROLES = ("controlplane", "etcd", "worker")
-FIELDS = ("hostname", "ip", "roles", "gpus", "disk")
+FIELDS = ("hostname", "ip", "roles", "gpus", "disk", "power")
+POWER_DRIVERS = ("wol", "ipmi", "redfish")  # what the form offers (manual cannot power on)
+POWER_FIELDS = ("address", "username", "secret")
 _NODE_FIELD = re.compile(r"^nodes\[\d+\]\.(\w+)")
 
 
@@ -61,12 +63,26 @@ def initial_form(row: dict[str, Any], inventory: Inventory) -> AcceptForm:
     return AcceptForm({"hostname": proposed.get("hostname", ""),
                        "ip": proposed.get("ip") or free_address(inventory),
                        "roles": list(proposed.get("roles") or ["worker"]),
-                       "gpus": proposed.get("gpus", 0), "disk_serial": disk.get("serial", "")})
+                       "gpus": proposed.get("gpus", 0), "disk_serial": disk.get("serial", ""),
+                       "power_driver": "", "power_on": False,
+                       **{f"power_{name}": "" for name in POWER_FIELDS}})
 
 
 def form_from_post(form: MultiDict[str, str]) -> AcceptForm:
-    text = {name: form.get(name, "").strip() for name in ("hostname", "ip", "gpus", "disk_serial")}
-    return AcceptForm({**text, "roles": [r for r in form.getlist("roles") if r in ROLES]})
+    names = ("hostname", "ip", "gpus", "disk_serial", "power_driver",
+             *(f"power_{name}" for name in POWER_FIELDS))
+    text = {name: form.get(name, "").strip() for name in names}
+    return AcceptForm({**text, "roles": [r for r in form.getlist("roles") if r in ROLES],
+                       "power_on": form.get("power_on") == "yes"})
+
+
+def _power(values: dict[str, Any]) -> dict[str, str] | None:
+    """The node's `power:` from the form: the driver and the fields filled in (the inventory
+    says which a driver needs); wol wakes the discovered MAC."""
+    if not values["power_driver"]:
+        return None
+    given = {name: values[f"power_{name}"] for name in POWER_FIELDS if values[f"power_{name}"]}
+    return {"driver": values["power_driver"], **given}
 
 
 def body_of(form: AcceptForm) -> AcceptBody | None:
@@ -80,6 +96,9 @@ def body_of(form: AcceptForm) -> AcceptBody | None:
     body = {"hostname": values["hostname"], "ip": values["ip"], "roles": values["roles"], "gpus": gpus}
     if values["disk_serial"]:
         body["disk"] = {"serial": values["disk_serial"]}
+    if _power(values):
+        body["power"] = _power(values)
+    body["power_on"] = values["power_on"]
     if not values["roles"]:
         form.error("roles", "pick at least one role")
     if form.errors:
@@ -88,12 +107,13 @@ def body_of(form: AcceptForm) -> AcceptBody | None:
         return AcceptBody.model_validate(body)
     except ValidationError as exc:
         for problem in exc.errors():
-            form.error(str(problem["loc"][0]) if problem["loc"] else "", problem["msg"])
+            form.error(str(problem["loc"][0]) if problem["loc"] else "power", problem["msg"])
         return None
 
 
 def accept(service: Seedbed, mac: str, form: AcceptForm, who: str) -> bool:
-    """Add the machine to the inventory file, or put why not into the form's errors."""
+    """Add the machine to the inventory file (and queue its power-on when asked: why not goes
+    to its timeline), or put why not into the form's errors."""
     body = body_of(form)
     if body is None:
         return False
@@ -108,5 +128,8 @@ def accept(service: Seedbed, mac: str, form: AcceptForm, who: str) -> bool:
                 continue
             found = _NODE_FIELD.match(problem.path)
             form.error(found.group(1) if found else "", problem.message if found else str(problem))
-        return not form.errors
+        if form.errors:
+            return False
+    if body.power_on:
+        service.power_on_accepted(body.hostname, who)
     return True

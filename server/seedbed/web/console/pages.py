@@ -131,7 +131,8 @@ def discovered(mac: str) -> str:
     lab = Lab(seedbed())
     mac, row = _discovered_row(lab, mac)
     return render_template("discovered.html", row=row, form=accepting.initial_form(row, lab.inventory),
-                           roles=accepting.ROLES)
+                           roles=accepting.ROLES,
+                           power_drivers=accepting.POWER_DRIVERS)
 
 
 @bp.post("/console/discovered/<mac>/accept")
@@ -141,7 +142,8 @@ def accept(mac: str) -> Response | tuple[str, int]:
     mac, row = _discovered_row(lab, mac)
     form = accepting.form_from_post(request.form)
     if not accepting.accept(service, mac, form, who=f"console:{signed_in()}"):
-        return render_template("discovered.html", row=row, form=form, roles=accepting.ROLES), 422
+        return render_template("discovered.html", row=row, form=form, roles=accepting.ROLES,
+                           power_drivers=accepting.POWER_DRIVERS), 422
     return _see_other(f"/console/machines/{form.values['hostname']}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -16,8 +17,8 @@ from .conftest import CONSOLE_PASSWORD, console_inventory
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def start_serve(work: Path, *extra_args: str) -> ServeProcess:
-    inventory = write_inventory(work / "lab.yaml", console_inventory())
+def start_serve(work: Path, *extra_args: str, data: dict[str, Any] | None = None) -> ServeProcess:
+    inventory = write_inventory(work / "lab.yaml", data or console_inventory())
     AdminPassword(work / "state").set(CONSOLE_PASSWORD)
     # No cluster job unless asked for (rke is not here); one asked for stops at its first
     # preflight check, and the checks that would reach the network are off.

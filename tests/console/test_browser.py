@@ -21,6 +21,9 @@ import pytest
 import requests
 import yaml
 
+from power.bmc import RedfishEmulator
+from power.conftest import REDFISH_PASSWORD
+from seedbed.power.secrets import FILE_NAME, SecretsFile
 from seedbed.progress import AUTOINSTALL_STEPS
 from support import ServeProcess
 
@@ -47,8 +50,22 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    live = start_serve(tmp_path_factory.mktemp("browser"))
+def bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishEmulator]:
+    """The Redfish emulator as the BMC of the lab's node bmc01."""
+    emulator = RedfishEmulator(tmp_path_factory.mktemp("redfish"), "root", REDFISH_PASSWORD).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, bmc: RedfishEmulator) -> Iterator[ServeProcess]:
+    work = tmp_path_factory.mktemp("browser")
+    data = console_inventory()
+    data["nodes"].append({**data["nodes"][1], "hostname": "bmc01", "macs": ["52:54:00:00:00:31"],
+                          "ip": "10.20.0.31", "power": {"driver": "redfish", "address": bmc.url,
+                                                        "username": "root"}})
+    SecretsFile(work / "state" / FILE_NAME).set("bmc01", REDFISH_PASSWORD)
+    live = start_serve(work, data=data)
     yield live
     live.stop()
 
@@ -75,7 +92,8 @@ def _secrets(server: ServeProcess) -> dict[str, str]:
             "LDAP bind password": inventory["ldap"]["bind_password"],
             "Rancher password": inventory["cluster"]["rancher"]["bootstrap_password"],
             "console password hash": (state / "admin-password").read_text().strip().split("$")[-1],
-            "session key": (state / "console-secret").read_bytes().hex()}
+            "session key": (state / "console-secret").read_bytes().hex(),
+            "BMC password": REDFISH_PASSWORD}
 
 
 def _recording(context: Any, pages: Pages) -> Any:
@@ -184,6 +202,23 @@ def test_arming_a_reinstall_shows_its_event(admin: Any, server: ServeProcess) ->
     admin.click("text=Arm reinstall")
     expect(admin.locator("#timeline")).to_contain_text("armed for reinstall for 0.8h by console:admin")
     expect(admin.locator("#state")).to_have_text("armed")
+
+
+def test_powering_a_node_on_goes_through_its_confirm_to_the_bmc(admin: Any, server: ServeProcess,
+                                                                bmc: RedfishEmulator) -> None:
+    admin.goto(f"{server.url}/console/machines/bmc01")
+    expect(admin.locator("#power")).to_contain_text(bmc.url)
+    power_on = admin.locator("#power-actions form").filter(has=admin.locator("input[value=on]"))
+    power_on.locator("button").click()  # not confirmed yet: the browser keeps the form
+    assert not [r for r in bmc.requests if r["path"].endswith(".Reset")]
+    power_on.locator("input[name=confirm]").check()
+    power_on.locator("button").click()
+    # The service's runner does the job; its outcome reaches the page through the stream.
+    expect(admin.locator("#power-jobs")).to_contain_text("succeeded", timeout=30_000)
+    expect(admin.locator("#timeline")).to_contain_text("power on queued by console:admin")
+    resets = [r["body"]["ResetType"] for r in bmc.requests if r["path"].endswith(".Reset")]
+    assert resets == ["On"], resets
+    shot(admin, "console-power")
 
 
 def test_accepting_a_discovered_machine_changes_the_inventory(admin: Any, server: ServeProcess) -> None:

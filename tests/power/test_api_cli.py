@@ -20,7 +20,7 @@ from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
 from support import write_inventory
 
-from .bmc import IpmiSim
+from .bmc import IpmiSim, RedfishEmulator
 from .conftest import IPMI_PASSWORD, OPTIONS, SECRETS, wait_for
 
 
@@ -154,6 +154,20 @@ def test_reinstall_power_on_a_manual_node_says_what_to_do_and_arms_nothing(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "boot menu" in done.stderr and "under the desk in room 3" in done.stderr, done.stderr
     assert power_service.store.node("desk-node").state == "new"
+
+
+def test_reinstall_power_arms_and_runs_the_job_the_bmc_sees(power_service: Seedbed,
+                                                          redfish: RedfishEmulator) -> None:
+    where = ["--inventory", str(power_service.settings.inventory_path),
+             "--state", str(power_service.settings.state_dir)]
+    done = cli("reinstall", "bmc-redfish", "--power", "--minutes", "30", *where)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "armed for reinstall until" in done.stdout and "power reinstall succeeded" in done.stdout
+    assert power_service.store.node("bmc-redfish").state == "armed"
+    [job] = power_service.power.jobs.recent("bmc-redfish", 5)
+    assert (job.action, job.who, job.state) == ("reinstall", "cli", "succeeded")
+    assert redfish.system()["boot_device"] == "Pxe"
+    assert not any(secret in done.stdout + done.stderr for secret in SECRETS)
 
 
 def test_the_service_polls_each_bmc_in_turn_and_keeps_the_age(power_service: Seedbed,

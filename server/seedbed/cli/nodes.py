@@ -77,6 +77,7 @@ def reinstall(args: argparse.Namespace) -> int:
         return power_cli.follow(service.power, job_id, args)
     return 0
 
+
 def token(args: argparse.Namespace) -> int:
     service = open_seedbed(args)
     new = new_token()

@@ -96,8 +96,9 @@ def body_of(form: AcceptForm) -> AcceptBody | None:
     body = {"hostname": values["hostname"], "ip": values["ip"], "roles": values["roles"], "gpus": gpus}
     if values["disk_serial"]:
         body["disk"] = {"serial": values["disk_serial"]}
-    if _power(values):
-        body["power"] = _power(values)
+    power = _power(values)
+    if power:
+        body["power"] = power
     body["power_on"] = values["power_on"]
     if not values["roles"]:
         form.error("roles", "pick at least one role")

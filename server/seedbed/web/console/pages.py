@@ -130,8 +130,11 @@ def _discovered_row(lab: Lab, mac: str) -> tuple[str, dict[str, Any]]:
 def discovered(mac: str) -> str:
     lab = Lab(seedbed())
     mac, row = _discovered_row(lab, mac)
-    return render_template("discovered.html", row=row, form=accepting.initial_form(row, lab.inventory),
-                           roles=accepting.ROLES,
+    return _accept_page(row, accepting.initial_form(row, lab.inventory))
+
+
+def _accept_page(row: dict[str, Any], form: accepting.AcceptForm) -> str:
+    return render_template("discovered.html", row=row, form=form, roles=accepting.ROLES,
                            power_drivers=accepting.POWER_DRIVERS)
 
 
@@ -142,8 +145,7 @@ def accept(mac: str) -> Response | tuple[str, int]:
     mac, row = _discovered_row(lab, mac)
     form = accepting.form_from_post(request.form)
     if not accepting.accept(service, mac, form, who=f"console:{signed_in()}"):
-        return render_template("discovered.html", row=row, form=form, roles=accepting.ROLES,
-                           power_drivers=accepting.POWER_DRIVERS), 422
+        return _accept_page(row, form), 422
     return _see_other(f"/console/machines/{form.values['hostname']}")
 
 

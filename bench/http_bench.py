@@ -8,14 +8,13 @@ Between rounds every node is re-armed through the admin API. Only loopback.
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json as json_module
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -45,67 +44,102 @@ def inventory(machines: int) -> dict:
 
 
 class Connection:
-    """One machine's keep-alive HTTP connection. http.client, not requests: with fifty
-    client threads on the cores the server uses, requests' own per-call work showed up
-    in the latencies measured as much as the server's."""
+    """One machine's keep-alive HTTP/1.1 connection on asyncio streams. One client thread
+    runs every machine: with fifty client threads (http.client) on the cores the server
+    uses, their fight over the client's own GIL showed up in the latencies measured, and
+    before that requests' per-call work did."""
 
     def __init__(self, base: str):
         parts = urlsplit(base)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.host, self.port = parts.hostname, parts.port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
-    def request(self, method: str, url: str, params: dict | None = None,
-                json: object = None) -> tuple[int, str]:
+    async def request(self, method: str, url: str, params: dict | None = None,
+                      json: object = None) -> tuple[int, str]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
         path = urlsplit(url).path + (f"?{urlencode(params)}" if params else "")
-        body, headers = None, {}
+        body = json_module.dumps(json).encode() if json is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
         if json is not None:
-            body, headers = json_module.dumps(json).encode(), {"Content-Type": "application/json"}
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
-        return response.status, response.read().decode()
+            head += "Content-Type: application/json\r\n"
+        self.writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = None
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length is None:
+            raise RuntimeError(f"{method} {path}: answer without Content-Length")
+        return status, (await self.reader.readexactly(length)).decode()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class Recorder:
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
-        self.lock = threading.Lock()
 
-    def call(self, session: Connection, name: str, method: str, url: str, **kw: object) -> str:
+    async def call(self, session: Connection, name: str, method: str, url: str,
+                   **kw: object) -> str:
         start = time.perf_counter()
-        status, text = session.request(method, url, **kw)
-        took = time.perf_counter() - start
-        with self.lock:
-            self.samples[name].append(took)
-            if not 200 <= status < 400:
-                self.errors[name] += 1
+        status, text = await session.request(method, url, **kw)
+        self.samples[name].append(time.perf_counter() - start)
+        if not 200 <= status < 400:
+            self.errors[name] += 1
         return text
 
 
-def machine(base: str, node: dict, rec: Recorder, ramp: float, think: float) -> None:
+async def machine(base: str, node: dict, rec: Recorder, ramp: float, think: float) -> None:
     """One machine's install; `think` stands for its own work between requests (a real
     machine spends seconds downloading and booting; this is far shorter)."""
     mac = node["macs"][0]
     session = Connection(base)
-    pause = (lambda: time.sleep(random.uniform(0, 2 * think))) if think else (lambda: None)
-    time.sleep(random.uniform(0, ramp))
-    rec.call(session, "GET /boot.ipxe", "GET", f"{base}/boot.ipxe")
-    pause()
-    script = rec.call(session, "GET /ipxe (install)", "GET", f"{base}/ipxe", params={"mac": mac})
-    token = seed_token(script)
-    for name in ("meta-data", "user-data", "vendor-data"):
-        pause()
-        rec.call(session, f"GET /seed/{name}", "GET", f"{base}/seed/{token}/{name}")
-    for step in ("start", "finish"):
-        pause()
-        rec.call(session, "POST /report", "POST", f"{base}/api/v1/report/{token}",
-                 json={"name": "subiquity/Install", "event_type": step})
-    pause()
-    rec.call(session, "POST /callback/installed", "POST", f"{base}/api/v1/callback/{token}/installed")
-    pause()
-    rec.call(session, "GET /ipxe (local)", "GET", f"{base}/ipxe", params={"mac": mac})
-    pause()
-    rec.call(session, "POST /callback/ready", "POST", f"{base}/api/v1/callback/{token}/ready",
-             json={**FACTS, "hostname": node["hostname"]})
+
+    async def pause() -> None:
+        if think:
+            await asyncio.sleep(random.uniform(0, 2 * think))
+
+    await asyncio.sleep(random.uniform(0, ramp))
+    try:
+        await rec.call(session, "GET /boot.ipxe", "GET", f"{base}/boot.ipxe")
+        await pause()
+        script = await rec.call(session, "GET /ipxe (install)", "GET", f"{base}/ipxe",
+                                params={"mac": mac})
+        token = seed_token(script)
+        for name in ("meta-data", "user-data", "vendor-data"):
+            await pause()
+            await rec.call(session, f"GET /seed/{name}", "GET", f"{base}/seed/{token}/{name}")
+        for step in ("start", "finish"):
+            await pause()
+            await rec.call(session, "POST /report", "POST", f"{base}/api/v1/report/{token}",
+                           json={"name": "subiquity/Install", "event_type": step})
+        await pause()
+        await rec.call(session, "POST /callback/installed", "POST",
+                       f"{base}/api/v1/callback/{token}/installed")
+        await pause()
+        await rec.call(session, "GET /ipxe (local)", "GET", f"{base}/ipxe", params={"mac": mac})
+        await pause()
+        await rec.call(session, "POST /callback/ready", "POST",
+                       f"{base}/api/v1/callback/{token}/ready",
+                       json={**FACTS, "hostname": node["hostname"]})
+    finally:
+        session.close()
+
+
+async def burst(base: str, nodes: list[dict], rec: Recorder, ramp: float, think: float) -> None:
+    """Every machine at once; bounded, so a stuck server ends the run with a clear error."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(machine(base, n, rec, ramp, think) for n in nodes)),
+                               timeout=120)
+    except TimeoutError:
+        raise SystemExit("http_bench: a round did not finish within 120 s") from None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -139,13 +173,7 @@ def main() -> int:
             rec = Recorder()
             started = time.perf_counter()
             for _ in range(args.rounds):
-                threads = [threading.Thread(target=machine,
-                                            args=(server.url, n, rec, args.ramp, args.think))
-                           for n in data["nodes"]]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join(timeout=120)
+                asyncio.run(burst(server.url, data["nodes"], rec, args.ramp, args.think))
                 for n in data["nodes"]:
                     requests.post(f"{server.url}/api/v1/nodes/{n['hostname']}/reinstall",
                                   headers=admin, timeout=30).raise_for_status()
@@ -154,7 +182,7 @@ def main() -> int:
     print(f"seedbed HTTP benchmark: {args.machines} machines at once (power-on spread over "
           f"{args.ramp}s, {args.think * 1000:.0f} ms mean between a machine's requests), "
           f"{args.rounds} rounds, {args.threads} server threads, {total} requests in {elapsed:.1f}s "
-          f"({total / elapsed:.0f} req/s overall, client and server sharing the cores)")
+          f"({total / elapsed:.0f} req/s overall, one asyncio client thread and the server sharing the cores)")
     print(f"{'endpoint':<26}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
     for name, values in rec.samples.items():
         print(f"{name:<26}{len(values):>9}{len(values) / elapsed:>8.0f}"

@@ -13,6 +13,10 @@ runs wait for the next one together instead of one fsync each (an fsync costs
 milliseconds; fifty machines at once made a queue of them). Records (a boot, a
 discovered MAC, a seed fetched) wait for no fsync; the next one covers them too.
 SQLite itself fsyncs the WAL before a checkpoint and the database after it.
+
+Requests write through one writer thread (`write`, `record`; seedbed.batch_writer), which
+commits what was handed over meanwhile as one transaction; other parts (jobs, power, the
+console) use `transaction` on their own threads. Both hold the one writer lock.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from . import limits, schema
+from .batch_writer import BatchWriter, Pending, Work
 
 
 class Database:
@@ -45,6 +50,8 @@ class Database:
         self._commits = 0  # commits made by this process (under _write_lock)
         self._synced = 0  # commits an fsync has covered (under _sync_lock)
         self._wal = path.with_name(path.name + "-wal")
+        self._writer = BatchWriter(self._commit_batch, f"store-writer {path}")
+        self._writer_db: sqlite3.Connection | None = None
         if read_only:
             return
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -89,7 +96,10 @@ class Database:
                                isolation_level=None, check_same_thread=False)
 
     def close(self) -> None:
-        """Close every thread's connection (the last one out checkpoints the WAL away)."""
+        """Write what was handed over, then close every thread's connection (the last one
+        out checkpoints the WAL away)."""
+        self._writer.stop()
+        self._writer_db = None
         with self._opened_lock:
             opened, self._opened = self._opened, []
         for db in opened:
@@ -100,8 +110,8 @@ class Database:
     def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so check-then-write is atomic.
         `durable=False` for records that need not be fsynced before the answer (module doc)."""
-        if self.read_only:
-            raise RuntimeError(f"{self.path} is open for reading only")
+        self._refuse_if_read_only()
+        self.settle()  # what requests handed over before this commits before it
         db = self._connect()
         with self._write_lock:
             changes = db.total_changes
@@ -118,6 +128,75 @@ class Database:
             mine = self._commits
         if durable:
             self._sync_through(mine)
+
+    def write(self, work: Work, durable: bool = True) -> Any:  # noqa: ANN401 - what `work` returns
+        """`work(db)` in a write transaction on the writer thread, batched with the writes
+        handed over beside it; returns what it returned, or raises what it raised (its
+        changes then undone), once committed (and fsynced when `durable`). `work` may run
+        twice (after a rollback) and must use only the connection it is given."""
+        self._refuse_if_read_only()
+        item = self._writer.write(work, durable)
+        if durable and item.error is None and item.commit:
+            self._sync_through(item.commit)  # on this thread: the writer goes on meanwhile
+        return item.outcome()
+
+    def record(self, work: Work) -> None:
+        """`work(db)` written by the writer thread without waiting (seedbed.batch_writer)."""
+        self._refuse_if_read_only()
+        self._writer.record(work)
+
+    def keep_writer(self) -> None:
+        """Start the writer thread now and keep it until close() (`seedbed serve`; see
+        BatchWriter.keep)."""
+        self._refuse_if_read_only()
+        self._writer.keep()
+
+    def settle(self) -> None:
+        """Wait until every write and record handed over so far is committed."""
+        if not self.read_only:
+            self._writer.settle()
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise RuntimeError(f"{self.path} is open for reading only")
+
+    def _commit_batch(self, batch: list[Pending]) -> None:
+        """The writer thread's transaction; when a write fails after changing rows, the
+        batch is undone and each write runs alone, so a failure undoes only its own."""
+        db = self._writer_db
+        if db is None:  # one connection for every writer thread there will be, one at a time
+            db = self._writer_db = self._connect()
+        with self._write_lock:
+            if not self._try_batch(db, batch):
+                for item in batch:
+                    self._try_batch(db, [item])
+
+    def _try_batch(self, db: sqlite3.Connection, batch: list[Pending]) -> bool:
+        """Commit the batch and True; or False, rolled back, when one of several writes
+        raised after changing rows (their outcomes are then to be made again)."""
+        changes = db.total_changes
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                before = db.total_changes
+                item.result, item.error = None, None
+                try:
+                    item.result = item.work(db)
+                except Exception as exc:  # noqa: BLE001 - handed to the one who queued it
+                    item.error = exc
+                    if db.total_changes != before:
+                        db.execute("ROLLBACK")
+                        return len(batch) == 1
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        if db.total_changes != changes:
+            self._commits += 1
+            for item in batch:
+                item.commit = self._commits
+        return True
 
     def _sync_through(self, commit: int) -> None:
         """Return once an fsync of the WAL began after `commit` was written."""

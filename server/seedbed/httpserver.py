@@ -42,6 +42,7 @@ from .limits import REQUEST_MAX_BYTES
 log = logging.getLogger("seedbed.server")
 
 ACCEPT_BATCH = 256  # connections accepted per readiness event of the listening socket
+QUEUE_REPORT_SECONDS = 60.0  # at most one line this often about requests waiting for a thread
 
 
 def _limit(default: float, help_text: str) -> Any:
@@ -120,6 +121,30 @@ def raise_descriptor_limit(limits: ServerLimits) -> ServerLimits:
     return replace(limits, connection_limit=usable)
 
 
+class QueueDepth:
+    """Stands in for waitress's queue logger, which wrote "Task queue depth is N" for every
+    request queued behind busy threads: a line per request under load (its own cost showed
+    in bench/wrk_bench.py) and a flood's worth under a flood. Counted here, and reported in
+    one line per QUEUE_REPORT_SECONDS by the server's maintenance pass."""
+
+    def __init__(self) -> None:
+        self.waited = 0
+        self.deepest = 0
+        self.reported_at = time.time()  # waitress's maintenance clock
+
+    def warning(self, _message: str, depth: int) -> None:  # waitress's call
+        self.waited += 1
+        self.deepest = max(self.deepest, depth)
+
+    def report(self, now: float) -> None:
+        if not self.waited or now - self.reported_at < QUEUE_REPORT_SECONDS:
+            return
+        log.warning("%d requests waited for a worker thread in the last %.0f s (at most %d "
+                    "waiting); if this persists with requests slow, raise --threads",
+                    self.waited, now - self.reported_at, self.deepest)
+        self.waited, self.deepest, self.reported_at = 0, 0, now
+
+
 class LimitedChannel(HTTPChannel):
     """A connection that remembers when its unfinished request began, and frees its address's slot."""
 
@@ -194,6 +219,9 @@ class LimitedServer(TcpWSGIServer):
     def maintenance(self, now: float) -> None:
         """waitress closes idle connections; also close those whose request trickles in too long."""
         super().maintenance(now)
+        queue = self.task_dispatcher.queue_logger
+        if isinstance(queue, QueueDepth):
+            queue.report(now)
         cutoff = now - self.limits.request_timeout
         for channel in list(self.active_channels.values()):
             if channel.request is not None and channel.request_started < cutoff:
@@ -208,6 +236,7 @@ def build_server(app: Any, host: str, port: int, limits: ServerLimits,
         return LimitedServer(app, peer._map, dispatcher=peer.task_dispatcher, adj=adj,
                              sockinfo=adj.listen[0], limits=limits)
     dispatcher = ThreadedTaskDispatcher()
+    dispatcher.queue_logger = QueueDepth()  # type: ignore[assignment]
     dispatcher.set_thread_count(adj.threads)
     return LimitedServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0],
                          limits=limits)

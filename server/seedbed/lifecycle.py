@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class Lifecycle:
 
     def row(self, node: Node, site: Site) -> NodeRow:
         """The node's row, or the one sync would give it (a preview of an unsynced store)."""
-        return self.store.node(node.hostname) or first_row(node, site, self.clock())
+        return self.store.node(node.hostname, settle=False) or first_row(node, site, self.clock())
 
     # -- boot -------------------------------------------------------------------
 
@@ -132,7 +133,8 @@ class Lifecycle:
         now = self.clock()
         expires = now + ttl_seconds
         address = plain_address(address)
-        with self.store.transaction() as db:
+
+        def begin(db: sqlite3.Connection) -> int:
             install_id, superseded = self.store.add_install(
                 db, node.hostname, mac, token_hash(token), address, method, now, expires)
             self.store.set_node(db, node.hostname, now, state=NodeState.INSTALLING.value,
@@ -146,13 +148,14 @@ class Lifecycle:
             self.store.add_event(db, now, "boot", f"install #{install_id} started ({method}) "
                                  f"from {address}", hostname=node.hostname, mac=mac,
                                  install_id=install_id, data={"address": address})
-        return IssuedInstall(install_id, token)
+            return install_id
+
+        return IssuedInstall(self.store.write(begin), token)
 
     def local_boot(self, node: Node, mac: str, reason: str) -> None:
         now = self.clock()
-        with self.store.transaction(durable=False) as db:
-            self.store.add_event(db, now, "boot", f"local disk: {reason}", hostname=node.hostname,
-                                 mac=mac)
+        self.store.record(lambda db: self.store.add_event(
+            db, now, "boot", f"local disk: {reason}", hostname=node.hostname, mac=mac))
 
     def note(self, kind: str, message: str) -> None:
         """An event of the service itself (dnsmasq's supervisor), tied to no node."""
@@ -161,21 +164,24 @@ class Lifecycle:
 
     def discovered(self, mac: str, facts: dict[str, str | None]) -> None:
         now = self.clock()
-        with self.store.transaction(durable=False) as db:
+
+        def record(db: sqlite3.Connection) -> None:
             if self.store.record_discovered(db, mac, now, facts):
                 self.store.add_event(db, now, "discovered", f"unknown machine {mac} discovered",
                                      mac=mac, data=facts)
+
+        self.store.record(record)
 
     # -- token checks ----------------------------------------------------------
 
     def _current(self, db: Any, token: str, origin: Origin | None) -> InstallRow:
         if not looks_like_token(token):
             raise NotFound("unknown token")
-        install = self.store.install_by_token_hash(db, token_hash(token))
-        if install is None:
+        found = self.store.install_by_token_hash(db, token_hash(token))
+        if found is None:
             raise NotFound("unknown token")
-        node = self.store.node(install.hostname, db)
-        if node is None or node.install_id != install.id:
+        install, current = found
+        if not current:
             raise Forbidden("token belongs to an install that is no longer current")
         if origin is not None:
             origin.check(install)
@@ -204,12 +210,20 @@ class Lifecycle:
         return install
 
     def seed_fetched(self, install: InstallRow, name: str) -> None:
+        """An event; the first fetch also moves the install to installing (waited for: the
+        files served late depend on it)."""
         now = self.clock()
-        with self.store.transaction(durable=False) as db:
+
+        def record(db: sqlite3.Connection) -> None:
             if install.state == "issued":
                 self.store.set_install(db, install.id, state="installing")
             self.store.add_event(db, now, "seed", f"seed {name} fetched",
                                  hostname=install.hostname, install_id=install.id)
+
+        if install.state == "issued":
+            self.store.write(record, durable=False)
+        else:
+            self.store.record(record)
 
     # -- machine callbacks -------------------------------------------------------
 
@@ -217,7 +231,8 @@ class Lifecycle:
                origin: Origin | None = None) -> InstallRow:
         """A curtin webhook event; accepted while the install runs, even past the seed expiry."""
         now = self.clock()
-        with self.store.transaction() as db:
+
+        def add(db: sqlite3.Connection) -> InstallRow:
             install = self._current(db, token, origin)
             if install.state not in IN_PROGRESS + ("installed",):
                 raise Forbidden(f"install #{install.id} is {install.state}")
@@ -227,7 +242,9 @@ class Lifecycle:
                              f"minute: at most {limits.REPORTS_PER_MINUTE}")
             self.store.add_event(db, now, "install", message, hostname=install.hostname,
                                  install_id=install.id, data=event)
-        return install
+            return install
+
+        return self.store.write(add)
 
     def installed(self, token: str, origin: Origin | None = None) -> InstallRow:
         return self._finish_install(token, "installed", NodeState.INSTALLED, None, origin)
@@ -239,7 +256,8 @@ class Lifecycle:
     def _finish_install(self, token: str, outcome: str, state: NodeState,
                         log: str | None, origin: Origin | None) -> InstallRow:
         now = self.clock()
-        with self.store.transaction() as db:
+
+        def finish(db: sqlite3.Connection) -> InstallRow:
             install = self._current(db, token, origin)
             if install.state == outcome:
                 return install  # a retried callback: already recorded
@@ -251,7 +269,9 @@ class Lifecycle:
             self.store.add_event(db, now, outcome, f"install #{install.id} {outcome} after {took:.0f}s",
                                  hostname=install.hostname, install_id=install.id,
                                  data={"log": log} if log else None)
-        return install
+            return install
+
+        return self.store.write(finish)
 
     def ready(self, token: str, facts: dict[str, Any], problems: list[str],
               origin: Origin | None = None) -> ReadyReport:
@@ -262,7 +282,8 @@ class Lifecycle:
         """
         now = self.clock()
         state = NodeState.UNHEALTHY if problems else NodeState.READY
-        with self.store.transaction() as db:
+
+        def report_ready(db: sqlite3.Connection) -> ReadyReport:
             install = self._current(db, token, origin)
             if install.state == "ready":
                 row = self.store.node(install.hostname, db)
@@ -276,7 +297,9 @@ class Lifecycle:
             message = "ready" if not problems else "unhealthy: " + "; ".join(problems)
             self.store.add_event(db, now, state.value, message, hostname=install.hostname,
                                  install_id=install.id, data={"facts": facts})
-        return ReadyReport(install, problems, first=True)
+            return ReadyReport(install, problems, first=True)
+
+        return self.store.write(report_ready)
 
     # -- admin -----------------------------------------------------------------
 

@@ -40,6 +40,10 @@ FAILURE_LOG_CHARS = 64 * 1024
 REQUEST_MAX_BYTES = 1024 * 1024
 #: The SQLite write-ahead log is truncated back to this size after a checkpoint.
 WAL_MAX_BYTES = 4 * 1024 * 1024
+#: Records (boots, discovered MACs, seed fetches) queued for the store's writer thread; past
+#: it a record waits like a write does, so a flood while the disk stalls costs the flood
+#: time, not the service its memory (plus the one batch being written: seedbed.batch_writer).
+RECORDS_QUEUED_MAX = 10_000
 #: Bytes of a discovery boot's hardware report (a 2-socket box with 24 disks is ~10 KiB).
 DISCOVERY_FACTS_MAX_BYTES = 32 * 1024
 #: How long a discovery boot's report credential is honoured after the boot script was served.

@@ -88,6 +88,7 @@ class Seedbed:
         watcher."""
         if self.read_only:
             raise RuntimeError("a read-only Seedbed cannot start")
+        self.store.keep_writer()
         self.cluster.start()
         self.power.start()
         if self.dnsmasq is not None:

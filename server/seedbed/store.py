@@ -59,6 +59,13 @@ class EventRow:
 class Store(Database):
     """seedbed's SQLite store; each write method takes the transaction's connection."""
 
+    def _settled(self, settle: bool = True) -> sqlite3.Connection:
+        """The reading connection, once the records handed to the writer are in (reads that
+        show events, discovered machines or a node's last event)."""
+        if settle:
+            self.settle()
+        return self.read()
+
     # -- nodes ---------------------------------------------------------------
 
     def ensure_node(self, db: sqlite3.Connection, hostname: str, state: str, now: float) -> None:
@@ -67,8 +74,11 @@ class Store(Database):
             (hostname, state, now),
         )
 
-    def node(self, hostname: str, db: sqlite3.Connection | None = None) -> NodeRow | None:
-        row = (db or self.read()).execute(
+    def node(self, hostname: str, db: sqlite3.Connection | None = None, *,
+             settle: bool = True) -> NodeRow | None:
+        """The node's row; `settle=False` for a boot decision, which needs only its state
+        (records handed to the writer change only its last event)."""
+        row = (db or self._settled(settle)).execute(
             "SELECT * FROM nodes WHERE hostname = ?", (hostname,)
         ).fetchone()
         return _node(row) if row else None
@@ -78,7 +88,7 @@ class Store(Database):
         db.execute("UPDATE nodes SET armed_until = state_since + ? WHERE state = 'new'", (seconds,))
 
     def nodes(self) -> list[NodeRow]:
-        rows = self.read().execute("SELECT * FROM nodes ORDER BY hostname").fetchall()
+        rows = self._settled().execute("SELECT * FROM nodes ORDER BY hostname").fetchall()
         return [_node(r) for r in rows]
 
     def set_node(self, db: sqlite3.Connection, hostname: str, now: float, **fields: Any) -> None:
@@ -120,9 +130,14 @@ class Store(Database):
         self._count_dropped(db, len(gone), f"installs:{hostname}")
         return int(cur.lastrowid), superseded
 
-    def install_by_token_hash(self, db: sqlite3.Connection, token_hash: str) -> InstallRow | None:
-        row = db.execute("SELECT * FROM installs WHERE token_hash = ?", (token_hash,)).fetchone()
-        return _install(row) if row else None
+    def install_by_token_hash(self, db: sqlite3.Connection,
+                              token_hash: str) -> tuple[InstallRow, bool] | None:
+        """The install with this token, and whether it is its node's current one (one query:
+        every token request asks both)."""
+        row = db.execute("SELECT installs.*, nodes.install_id IS installs.id AS current"
+                         " FROM installs LEFT JOIN nodes USING (hostname)"
+                         " WHERE token_hash = ?", (token_hash,)).fetchone()
+        return (_install(row), bool(row["current"])) if row else None
 
     def install(self, install_id: int) -> InstallRow | None:
         row = self.read().execute("SELECT * FROM installs WHERE id = ?", (install_id,)).fetchone()
@@ -175,7 +190,8 @@ class Store(Database):
     def dropped(self, scope: str = "events") -> int:
         """How many rows of `scope` rolled off (events, node:HOST, install:ID, without-node,
         discovered)."""
-        row = self.read().execute("SELECT count FROM dropped WHERE scope = ?", (scope,)).fetchone()
+        row = self._settled().execute("SELECT count FROM dropped WHERE scope = ?",
+                                      (scope,)).fetchone()
         return int(row["count"]) if row else 0
 
     def install_events_since(self, db: sqlite3.Connection, install_id: int, kind: str,
@@ -189,7 +205,7 @@ class Store(Database):
             sql, args = "SELECT * FROM events WHERE id > ?", (after_id,)
         else:
             sql, args = "SELECT * FROM events WHERE hostname = ? AND id > ?", (hostname, after_id)
-        rows = self.read().execute(
+        rows = self._settled().execute(
             f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id",  # noqa: S608 - fixed SQL
             (*args, limit),
         ).fetchall()
@@ -197,7 +213,7 @@ class Store(Database):
 
     def install_events(self, install_id: int) -> list[EventRow]:
         """One install's events, oldest first (at most limits.EVENTS_PER_INSTALL are kept)."""
-        rows = self.read().execute("SELECT * FROM events WHERE install_id = ? ORDER BY id",
+        rows = self._settled().execute("SELECT * FROM events WHERE install_id = ? ORDER BY id",
                                    (install_id,)).fetchall()
         return [_event(r) for r in rows]
 
@@ -238,7 +254,7 @@ class Store(Database):
 
     def discovered(self) -> list[dict[str, Any]]:
         """Every discovered machine with its facts (never its report credential)."""
-        rows = self.read().execute(
+        rows = self._settled().execute(
             "SELECT mac, first_seen, last_seen, boots, buildarch, platform, uuid, accepted_as,"
             " facts, facts_at FROM discovered ORDER BY first_seen").fetchall()
         return [dict(r) | {"facts": _loads(r["facts"]) if r["facts"] else None} for r in rows]

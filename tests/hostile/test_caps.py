@@ -27,6 +27,7 @@ def store_bytes(store: Store, settle: bool = False) -> int:
     settle: first copy the log into the main file and empty it, to count stored rows
     rather than the log's pages (which the checkpoint reuses; limits.WAL_MAX_BYTES).
     """
+    store.settle()  # the records handed to the store's writer are in
     if settle:
         store.read().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     wal = store.path.with_name(store.path.name + "-wal")
@@ -34,6 +35,7 @@ def store_bytes(store: Store, settle: bool = False) -> int:
 
 
 def count(store: Store, sql: str, *args: object) -> int:
+    store.settle()  # boots are records: written by the store's writer thread, soon after
     return int(store.read().execute(sql, args).fetchone()[0])
 
 

@@ -36,28 +36,38 @@ def fsyncs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     return covered
 
 
+def insert_event(db: sqlite3.Connection) -> int:
+    return db.execute("INSERT INTO events (at, kind, message) VALUES (?, 'test', 'x')",
+                      (time.time(),)).lastrowid
+
+
 def write_events(store: Store, durable: bool, fsyncs: list[int],
-                 returned: list[tuple[int, int]]) -> None:
+                 returned: list[tuple[int, int]], through_writer: bool) -> None:
     """(event id, the last id any finished fsync covered when its transaction returned)."""
     for _ in range(EACH):
-        with store.transaction(durable=durable) as db:
-            row = db.execute("INSERT INTO events (at, kind, message) VALUES (?, 'test', 'x')",
-                             (time.time(),)).lastrowid
+        if through_writer:
+            row = store.write(insert_event, durable=durable)
+        else:
+            with store.transaction(durable=durable) as db:
+                row = insert_event(db)
         returned.append((row, max(fsyncs, default=0)))
 
 
-def run_writers(store: Store, durable: bool, fsyncs: list[int]) -> list[tuple[int, int]]:
+def run_writers(store: Store, durable: bool, fsyncs: list[int],
+                through_writer: bool = False) -> list[tuple[int, int]]:
     returned: list[tuple[int, int]] = []
-    threads = [threading.Thread(target=write_events, args=(store, durable, fsyncs, returned))
+    threads = [threading.Thread(target=write_events,
+                                args=(store, durable, fsyncs, returned, through_writer))
                for _ in range(WRITERS)]
     run_threads(threads, 60, "a writer")
     return returned
 
 
-def test_durable_commits_wait_for_a_covering_fsync_and_share_it(tmp_path: Path,
-                                                               fsyncs: list[int]) -> None:
+@pytest.mark.parametrize("through_writer", [False, True], ids=["transaction", "writer-thread"])
+def test_durable_commits_wait_for_a_covering_fsync_and_share_it(
+        tmp_path: Path, fsyncs: list[int], through_writer: bool) -> None:
     store = Store(tmp_path / "seedbed.sqlite3")
-    returned = run_writers(store, durable=True, fsyncs=fsyncs)
+    returned = run_writers(store, durable=True, fsyncs=fsyncs, through_writer=through_writer)
     assert len(returned) == WRITERS * EACH
     for row, covered in returned:
         assert covered >= row, f"event {row} was acknowledged before an fsync covered it"

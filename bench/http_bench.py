@@ -182,7 +182,8 @@ def main() -> int:
     print(f"seedbed HTTP benchmark: {args.machines} machines at once (power-on spread over "
           f"{args.ramp}s, {args.think * 1000:.0f} ms mean between a machine's requests), "
           f"{args.rounds} rounds, {args.threads} server threads, {total} requests in {elapsed:.1f}s "
-          f"({total / elapsed:.0f} req/s overall, one asyncio client thread and the server sharing the cores)")
+          f"({total / elapsed:.0f} req/s overall, one asyncio client thread and the server "
+          f"sharing the cores)")
     print(f"{'endpoint':<26}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
     for name, values in rec.samples.items():
         print(f"{name:<26}{len(values):>9}{len(values) / elapsed:>8.0f}"

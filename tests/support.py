@@ -154,6 +154,11 @@ def run_threads(threads: Sequence[threading.Thread], timeout: float, what: str) 
     """Start every thread and wait for all of them, failing (naming `what`) if one hangs."""
     for t in threads:
         t.start()
+    join_threads(threads, timeout, what)
+
+
+def join_threads(threads: Sequence[threading.Thread], timeout: float, what: str) -> None:
+    """Wait for threads already started, failing (naming `what`) if one hangs."""
     deadline = time.monotonic() + timeout
     for t in threads:
         t.join(timeout=max(0.0, deadline - time.monotonic()))

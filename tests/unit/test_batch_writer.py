@@ -12,13 +12,7 @@ import pytest
 
 from seedbed import batch_writer, limits
 from seedbed.store import Store
-
-
-def join_all(threads: list[threading.Thread], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(timeout=max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), f"a writer hung (> {timeout:.0f} s)"
+from support import join_threads
 
 
 def insert(message: str):  # noqa: ANN201 - a write function
@@ -51,7 +45,7 @@ def test_writes_handed_over_together_share_a_commit(tmp_path: Path) -> None:
         for t in threads:
             t.start()
         time.sleep(0.3)
-    join_all(threads)
+    join_threads(threads, 30, "a writer")
     assert sorted(returned) == list(range(1, 21))
     assert store._commits <= 3, f"{store._commits} commits for 20 writes handed over together"
 
@@ -78,7 +72,7 @@ def test_a_failing_write_undoes_only_its_own_changes(tmp_path: Path) -> None:
             t.start()
             time.sleep(0.05)  # in this order
         store.record(insert("a record"))
-    join_all(threads)
+    join_threads(threads, 30, "a writer")
     assert isinstance(outcome["broken"], ValueError)
     assert sorted(messages(store)) == ["a record", "after", "before"]
 

@@ -15,6 +15,10 @@ from .inventory import Inventory
 from .releases import DEFAULT_RELEASE, node_release, release
 from .resources import data_file
 
+# libyaml's loader: the check reads every rendering, and the pure-Python one took 13 ms of
+# a user-data's 15 (the same documents load the same either way).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @cache
 def _autoinstall_validator(release_name: str) -> jsonschema.Draft202012Validator:
@@ -26,7 +30,7 @@ def autoinstall_problems(user_data: str, release_name: str = DEFAULT_RELEASE) ->
     """What that release's installer would reject, or silently drop, in this user-data."""
     if not user_data.startswith("#cloud-config\n"):
         return ["user-data must start with '#cloud-config'"]
-    document: Any = yaml.safe_load(user_data)
+    document: Any = yaml.load(user_data, Loader=_Loader)  # noqa: S506 - a safe loader
     if not isinstance(document, dict) or set(document) != {"autoinstall"}:
         return ["user-data must hold exactly one top-level key, autoinstall"]
     config = document["autoinstall"]

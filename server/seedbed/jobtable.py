@@ -1,7 +1,8 @@
 """What every job table shares (cluster jobs, power jobs): the row lifecycle the shared
 JobRunner drives — claim a queued row, record progress and log, finish it — and the
-queries it polls with. A subclass names its table, the view it reads (a view may join in
-columns kept in other tables) and how a row becomes its job type."""
+queries it polls with, and a job's lookup by id for the admin API, CLI and console. A
+subclass names its table, the view it reads (a view may join in columns kept in other
+tables) and how a row becomes its job type (a dataclass with JobRecord's methods)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,36 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Any, ClassVar, Generic, TypeVar
 
+from .errors import NotFound
 from .store import Store
 
-J = TypeVar("J")
+
+class JobRecord:
+    """What a job dataclass shares: its summary (the row without its log, which is fetched on
+    its own, and without what only the runner reads) and its detail (the summary and log)."""
+
+    log: str
+    NOT_SUMMARIZED: ClassVar[tuple[str, ...]] = ("log", "child_start")
+
+    def summary(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)  # type: ignore[arg-type]
+                if f.name not in self.NOT_SUMMARIZED}
+
+    def detail(self) -> dict[str, Any]:
+        return self.summary() | {"log": self.log}
+
+
+J = TypeVar("J", bound=JobRecord)
 
 
 class JobTable(Generic[J]):
     TABLE: ClassVar[str]  # the table written
     VIEW: ClassVar[str]  # what is read: the table, or a view over it
     LOG_LIMIT: ClassVar[int]  # the tail of each job's output that is kept
+    NOUN: ClassVar[str]  # what one row is called in messages ("power job")
     # Whether progress (fields, log) waits for an fsync before the runner goes on; claims
     # and finishes always do (what a restart must find true).
     DURABLE_PROGRESS: ClassVar[bool] = False
@@ -63,6 +83,16 @@ class JobTable(Generic[J]):
                        (text, self.LOG_LIMIT, job_id))
 
     # -- queries -------------------------------------------------------------------
+
+    def job(self, job_id: int, db: sqlite3.Connection | None = None) -> J | None:
+        return self.newest("id = ?", (job_id,), db)
+
+    def existing(self, job_id: int) -> J:
+        """The job, else NotFound naming it (the admin API answers 404)."""
+        job = self.job(job_id)
+        if job is None:
+            raise NotFound(f"no {self.NOUN} #{job_id}")
+        return job
 
     def next_queued(self) -> J | None:
         return self.newest("state = 'queued'", order="not_before, id")

@@ -174,8 +174,12 @@ def test_a_job_whose_preflight_fails_records_it_and_never_runs_rke_up(serve, fak
                "newer) -- fix: install rke v1.8.5 or a newer v1.8.x")
     assert job["stage"] == "preflight" and job["outcome"].startswith(f"preflight: {verdict}")
     assert job["rke_outcome"] is None and job["digest"] is None
-    log = svc.job(job["id"])["log"]
+    detail = svc.job(job["id"])
+    log = detail["log"]
     assert f"# preflight: {verdict}" in log
+    assert detail == {**job, "log": log}  # the listing's summary and the log; nothing else
+    missing = svc.admin("GET", f"/api/v1/cluster/jobs/{job['id'] + 100}")
+    assert (missing.status_code, missing.json()) == (404, {"error": f"no cluster job #{job['id'] + 100}"})
     assert "network plugin" not in log  # a job stops at the first failing check
     assert fakes.calls("rke") == []  # no rke up
     assert [c["argv"] for c in fakes.calls("rke", queries=True)] == [

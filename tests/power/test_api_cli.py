@@ -74,6 +74,10 @@ def test_admin_api_queues_runs_and_reports_power_jobs(power_service: Seedbed,
                        in ("succeeded", "failed") and a, 60, "the service running the job")
         answers.append(repr(job))
         assert job["state"] == "succeeded" and job["who"] == "api:tests", job
+        assert "log" in job and not {"child_pid", "child_start"} & set(job), sorted(job)
+        unknown = queued.json["job"] + 100
+        missing = client.get(f"/api/v1/power/jobs/{unknown}", headers=headers)
+        assert (missing.status_code, missing.json) == (404, {"error": f"no power job #{unknown}"})
         node = power_service.store.node("bmc-ipmi")
         assert node is not None and node.state == "armed"  # reinstall arms the node first
     finally:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..jobtable import JobTable
+from ..jobtable import JobRecord, JobTable
 from . import proc
 
 log = logging.getLogger("seedbed.cluster")
@@ -34,7 +34,7 @@ LOG_LIMIT = 256 * 1024  # the tail of each job's output is kept
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(JobRecord):
     id: int
     reason: str
     state: str
@@ -58,13 +58,6 @@ class Job:
     child_start: str | None
     engine: str | None = None  # rke or rke2 (schema 0050); None before engines were chosen
 
-    def summary(self) -> dict[str, Any]:
-        """The job without its log (the log is fetched on its own)."""
-        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        fields.pop("log")
-        fields.pop("child_start")
-        return fields
-
 
 class JobFailed(Exception):
     def __init__(self, stage: str, message: str, retry: bool = True):
@@ -77,6 +70,7 @@ class Jobs(JobTable[Job]):
     """The cluster_jobs table; events go to the store's event log."""
 
     TABLE, VIEW, LOG_LIMIT = "cluster_jobs", "cluster_jobs_read", LOG_LIMIT
+    NOUN = "cluster job"
     DURABLE_PROGRESS = True  # a digest or rke outcome recorded must survive a power cut
 
     def job_from_row(self, row: sqlite3.Row) -> Job:
@@ -137,9 +131,6 @@ class Jobs(JobTable[Job]):
             self.event(tx, f"cluster job #{job_id} {state}: {outcome}", job_id)
 
     # -- queries -----------------------------------------------------------------
-
-    def job(self, job_id: int) -> Job | None:
-        return self.newest("id = ?", (job_id,))
 
     def recent(self, limit: int = 20) -> list[Job]:
         return self.select("1", limit=limit)

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
-from ..jobtable import JobTable
+from ..jobtable import JobRecord, JobTable
 
 LOG_LIMIT = 16 * 1024
 FINISHED = ("succeeded", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
-class PowerJob:
+class PowerJob(JobRecord):
     id: int
     hostname: str
     action: str
@@ -39,10 +39,7 @@ class PowerJob:
     log: str
     child_pid: None = None  # a power job runs no command that outlives it
     child_start: None = None
-
-    def summary(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("log", "child_pid", "child_start")}
+    NOT_SUMMARIZED: ClassVar[tuple[str, ...]] = ("log", "child_pid", "child_start")
 
 
 _COLUMNS = tuple(f.name for f in fields(PowerJob) if f.name not in ("child_pid", "child_start"))
@@ -52,6 +49,7 @@ class PowerJobs(JobTable[PowerJob]):
     """The power_jobs table, with the methods JobRunner calls (see cluster.jobs.Jobs)."""
 
     TABLE = VIEW = "power_jobs"
+    NOUN = "power job"
     LOG_LIMIT = LOG_LIMIT
 
     def job_from_row(self, row: sqlite3.Row) -> PowerJob:
@@ -100,9 +98,6 @@ class PowerJobs(JobTable[PowerJob]):
                            f"attempt {job.attempt}): {outcome}")
 
     # -- queries -------------------------------------------------------------------
-
-    def job(self, job_id: int, db: sqlite3.Connection | None = None) -> PowerJob | None:
-        return self.newest("id = ?", (job_id,), db)
 
     def unfinished(self, hostname: str, db: sqlite3.Connection | None = None) -> PowerJob | None:
         return self.newest("hostname = ? AND state IN ('queued', 'running')", (hostname,), db)

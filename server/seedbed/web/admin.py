@@ -154,10 +154,7 @@ def cluster_status() -> Response:
 @admin_operation(answers={200: ClusterJob, 404: ErrorAnswer})
 def cluster_job(job_id: int) -> Response:
     """One cluster job with its log."""
-    job = seedbed().cluster.jobs.job(job_id)
-    if job is None:
-        raise NotFound(f"no cluster job #{job_id}")
-    return jsonify(job.summary() | {"log": job.log})
+    return jsonify(seedbed().cluster.jobs.existing(job_id).detail())
 
 
 @bp.post("/cluster/up")

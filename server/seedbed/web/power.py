@@ -7,7 +7,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, g, jsonify
 from pydantic import Field
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..power import PowerUnavailable
 from ..views import inventory_node
 from . import seedbed
@@ -80,7 +80,4 @@ def power_action(hostname: str, body: PowerActionBody) -> Response:
 @admin_operation(answers={200: PowerJobAnswer, 404: ErrorAnswer})
 def power_job(job_id: int) -> Response:
     """One power job with its log."""
-    job = seedbed().power.jobs.job(job_id)
-    if job is None:
-        raise NotFound(f"no power job #{job_id}")
-    return jsonify(job.summary() | {"log": job.log})
+    return jsonify(seedbed().power.jobs.existing(job_id).detail())

@@ -240,3 +240,21 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def make_certs(root: Path, timeout: float = 30) -> None:
+    """A test CA (ca.pem) and a certificate for 127.0.0.1 signed by it (server.pem,
+    server.key), made with openssl in `root`."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], capture_output=True, text=True, check=True,
+                       timeout=timeout)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=seedbed test CA", "-keyout", str(root / "ca.key"),
+            "-out", str(root / "ca.pem"))
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", str(root / "server.key"), "-out", str(root / "server.csr"))
+    (root / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", str(root / "server.csr"), "-CA", str(root / "ca.pem"),
+            "-CAkey", str(root / "ca.key"), "-CAcreateserial", "-days", "2",
+            "-extfile", str(root / "ext.cnf"), "-out", str(root / "server.pem"))

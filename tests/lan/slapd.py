@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import free_port
+from support import free_port, make_certs
 
 SUFFIX = "dc=lab,dc=test"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -54,64 +54,6 @@ class Slapd:
 
 def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=CMD_TIMEOUT, **kwargs)  # type: ignore[call-overload]
-
-
-def make_certs(root: Path) -> None:
-    """A CA and a server certificate for 127.0.0.1 signed by it."""
-    _run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=seedbed test CA",
-            "-keyout",
-            str(root / "ca.key"),
-            "-out",
-            str(root / "ca.pem"),
-        ]
-    )
-    _run(
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(root / "server.key"),
-            "-out",
-            str(root / "server.csr"),
-        ]
-    )
-    (root / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _run(
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(root / "server.csr"),
-            "-CA",
-            str(root / "ca.pem"),
-            "-CAkey",
-            str(root / "ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            str(root / "ext.cnf"),
-            "-out",
-            str(root / "server.pem"),
-        ]
-    )
 
 
 def _config(root: Path) -> str:

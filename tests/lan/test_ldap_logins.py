@@ -19,7 +19,7 @@ import pytest
 from seedbed import seeds
 from seedbed.firstboot import sssd
 from seedbed.inventory import InventoryError
-from support import ADMIN_KEY, inventory_data, inventory_of
+from support import ADMIN_KEY, inventory_data, inventory_of, make_certs
 
 from . import slapd
 
@@ -158,7 +158,7 @@ def test_rendered_sssd_conf_passes_sssctl_and_reaches_slapd(ldap_server: slapd.S
     assert "uid=alice" not in anonymous.stdout
     other_ca = tmp_path / "other"
     other_ca.mkdir()
-    slapd.make_certs(other_ca)
+    make_certs(other_ca)
     wrong = _search(conf, section, other_ca / "ca.pem", "(uid=alice)")
     assert wrong.returncode != 0 and "uid=alice" not in wrong.stdout
 

@@ -101,9 +101,11 @@ set_working_mc 0x20
 
 
 class RedfishEmulator:
-    """sushy-tools' emulator (fake driver) on 127.0.0.1 with HTTP basic auth."""
+    """sushy-tools' emulator (fake driver) on 127.0.0.1 with HTTP basic auth; over HTTPS
+    when given `tls` (certificate file, key file), as real BMCs answer."""
 
-    def __init__(self, root: Path, username: str, password: str):
+    def __init__(self, root: Path, username: str, password: str,
+                 tls: tuple[Path, Path] | None = None):
         from sushy_tools.emulator import main as emulator
 
         root.mkdir(parents=True, exist_ok=True)
@@ -117,7 +119,8 @@ class RedfishEmulator:
         })
         self.requests: list[dict[str, Any]] = []
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._server = None
 
     def _recording(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -137,7 +140,9 @@ class RedfishEmulator:
         from werkzeug.serving import make_server
 
         self._fresh_systems()
-        self._server = make_server("127.0.0.1", self.port, self._recording, threaded=True)
+        context = tuple(map(str, self.tls)) if self.tls else None
+        self._server = make_server("127.0.0.1", self.port, self._recording, threaded=True,
+                                   ssl_context=context)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

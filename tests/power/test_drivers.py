@@ -3,11 +3,18 @@ emulator, failures (wrong password, a BMC that does not answer), the manual driv
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seedbed.inventory import InventoryError
 from seedbed.power import PowerUnavailable
-from seedbed.service import Seedbed
+from seedbed.service import Seedbed, Settings
+from support import inventory_of, make_certs, write_inventory
 
 from .bmc import IpmiSim, RedfishEmulator
-from .conftest import wait_for
+from .conftest import OPTIONS, REDFISH_PASSWORD, assert_no_secret_anywhere, power_inventory, wait_for
 
 RUN_TIMEOUT = 60
 
@@ -110,3 +117,61 @@ def test_one_job_at_a_time_per_node_and_manual_says_what_to_do(power_service: Se
         raise AssertionError("wol powered off")
     except PowerUnavailable as exc:
         assert "cannot off" in str(exc)
+
+
+def test_redfish_over_https_checks_the_bmc_certificate(tmp_path: Path, ipmi_sim: IpmiSim,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A BMC's certificate is not from a system CA: refused, said as such and not retried,
+    until the node names its CA (ca_file); verify_tls: false skips the check."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_certs(certs)
+    bmc = RedfishEmulator(tmp_path / "redfish", "root", REDFISH_PASSWORD,
+                          tls=(certs / "server.pem", certs / "server.key")).start()
+    data = power_inventory(ipmi_sim.address, bmc.url)
+    path = write_inventory(tmp_path / "lab.yaml", data)
+    service = Seedbed(Settings(path, tmp_path / "state", reload_seconds=0, power=OPTIONS))
+    service.power.secrets.set("rack1-redfish", REDFISH_PASSWORD)
+
+    def with_power(**fields: Any) -> None:
+        data["nodes"][1]["power"] = {**data["nodes"][1]["power"], **fields}
+        write_inventory(path, data)
+        assert service.refresh(), "the edited inventory was not taken"
+
+    try:
+        job = run(service, "bmc-redfish", "on")
+        assert job.state == "failed" and job.attempt == 1, job
+        assert "TLS certificate was refused (certificate verify failed: unable to get local issuer " \
+               "certificate): give its CA's (or its own) certificate as power.ca_file" in job.outcome
+        assert service.power.jobs.retried_by(job.id) is None  # the admin's to fix, not time's
+        assert bmc.requests == [] and bmc.system()["power_state"] == "Off"
+
+        with_power(ca_file=str(certs / "missing.pem"))
+        job = run(service, "bmc-redfish", "on")
+        assert job.state == "failed" and f"ca_file {certs}/missing.pem cannot be read" in job.outcome
+
+        with_power(ca_file=str(certs / "ca.pem"))
+        job = run(service, "bmc-redfish", "on")
+        assert job.state == "succeeded", job.outcome
+        wait_for(lambda: bmc.system()["power_state"] == "On", 20, "emulator powering on")
+
+        del data["nodes"][1]["power"]["ca_file"]
+        with_power(verify_tls=False)
+        assert run(service, "bmc-redfish", "off").state == "succeeded"
+        wait_for(lambda: bmc.system()["power_state"] == "Off", 20, "emulator powering off")
+    finally:
+        service.power.runner.stop()
+        bmc.stop()
+    assert_no_secret_anywhere(service, caplog.text)
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"ca_file": "certs/ca.pem"}, "ca_file 'certs/ca.pem' is not an absolute path"),
+    ({"ca_file": "/etc/bmc/ca.pem", "verify_tls": False}, "give one or the other"),
+])
+def test_redfish_ca_file_is_an_absolute_path_and_not_beside_verify_off(
+        fields: dict[str, Any], error: str) -> None:
+    data = power_inventory("127.0.0.1:623", "https://bmc.lab:443")
+    data["nodes"][1]["power"].update(fields)
+    with pytest.raises(InventoryError, match=error):
+        inventory_of(data)

@@ -13,14 +13,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .fields import Strict, normalize_mac
+from .fields import Strict, abs_path, normalize_mac
 
 Driver = Literal["ipmi", "redfish", "wol", "manual"]
 
 # driver -> (fields it needs, fields it also takes)
 DRIVER_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ipmi": (frozenset({"address", "username"}), frozenset({"secret", "cipher_suite"})),
-    "redfish": (frozenset({"address", "username"}), frozenset({"secret", "system", "verify_tls"})),
+    "redfish": (frozenset({"address", "username"}),
+                frozenset({"secret", "system", "verify_tls", "ca_file"})),
     "wol": (frozenset(), frozenset({"mac", "broadcast", "interface"})),
     "manual": (frozenset(), frozenset({"instructions"})),
 }
@@ -37,10 +38,18 @@ class Power(Strict):
     cipher_suite: Annotated[int, Field(ge=0, le=17)] | None = None  # ipmi (ipmitool -C)
     system: str | None = None  # redfish: the ComputerSystem's path (default: the only one)
     verify_tls: bool | None = None  # redfish: check the BMC's certificate (default: yes)
+    # redfish: the PEM file the BMC's certificate is checked against: its CA's, or the BMC's
+    # own self-signed one (default: the system's CAs, which no BMC's factory certificate is from)
+    ca_file: str | None = None
     mac: str | None = None  # wol: the MAC to wake (default: the node's first)
     broadcast: ipaddress.IPv4Address | None = None  # wol (default: 255.255.255.255)
     interface: str | None = None  # wol: send out of this interface only
     instructions: Annotated[str, Field(max_length=500)] | None = None  # manual
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        return None if v is None else abs_path(v, "ca_file")
 
     @model_validator(mode="after")
     def _fields_for_driver(self) -> Power:
@@ -56,6 +65,9 @@ class Power(Strict):
             raise ValueError(f"ipmi address {self.address!r} is not host or host:port")
         if self.driver == "redfish" and not re.fullmatch(r"https?://[^\s/]+/?", self.address or ""):
             raise ValueError(f"redfish address {self.address!r} is not http(s)://host[:port]")
+        if self.ca_file is not None and self.verify_tls is False:
+            raise ValueError("redfish ca_file checks the BMC's certificate; verify_tls: false "
+                             "turns that check off: give one or the other")
         return self
 
     @field_validator("secret")

@@ -107,7 +107,7 @@ class PowerControl:
         if power.driver == "ipmi":
             return IpmiDriver(power.address, power.username, password, power.cipher_suite)
         return RedfishDriver(power.address, power.username, password, power.system,
-                             power.verify_tls is not False)
+                             power.ca_file or power.verify_tls is not False)
 
     # -- actions -------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
 """Redfish through the `sushy` client: ComputerSystem.Reset and a one-time PXE boot override.
 
 The client logs in with HTTP basic auth on each request (no session is left behind on the
-BMC); its own time-outs and server-side retries are bounded below.
+BMC); its own time-outs and server-side retries are bounded below. A BMC's certificate is
+checked against the system's CAs, the node's `ca_file`, or (verify_tls: false) not at all;
+a certificate refused is said as such and not retried: it needs the admin, not time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 
 from .driver import Capabilities, PowerDriver, PowerError, PowerState
 
@@ -20,7 +24,8 @@ class RedfishDriver(PowerDriver):
     capabilities = Capabilities(on=True, off=True, cycle=True, status=True, pxe_once=True)
 
     def __init__(self, address: str, username: str, password: str, system: str | None = None,
-                 verify_tls: bool = True):
+                 verify_tls: bool | str = True):
+        """`verify_tls`: True (the system's CAs), a CA file's path, or False (no check)."""
         self.address = address.rstrip("/")
         self.username, self._password = username, password
         self.system_path, self.verify_tls = system, verify_tls
@@ -61,6 +66,9 @@ class RedfishDriver(PowerDriver):
         import sushy
         from sushy import exceptions
 
+        if isinstance(self.verify_tls, str) and not os.access(self.verify_tls, os.R_OK):
+            raise PowerError(f"{self.describe()}: power.ca_file {self.verify_tls} cannot be read",
+                             retry=False)
         try:
             root = sushy.Sushy(self.address + "/redfish/v1", username=self.username,
                                password=self._password, verify=self.verify_tls,
@@ -73,10 +81,27 @@ class RedfishDriver(PowerDriver):
             why = "login refused (check the username and set-credentials)" if refused else \
                 f"HTTP {exc.status_code}"
             raise PowerError(f"{self.describe()}: {why}", retry=not refused) from None
-        except exceptions.ConnectionError:
+        except exceptions.ConnectionError as exc:
+            refused = _tls_refusal(exc)
+            if refused:
+                raise PowerError(f"{self.describe()}: its TLS certificate was refused ({refused}): "
+                                 "give its CA's (or its own) certificate as power.ca_file, or set "
+                                 "power.verify_tls: false", retry=False) from None
             raise PowerError(f"{self.describe()}: no answer") from None
         except exceptions.SushyError as exc:
             raise PowerError(f"{self.describe()}: {_first_line(exc)}") from None
+
+
+def _tls_refusal(exc: Exception) -> str | None:
+    """Why TLS refused the BMC, when that is why the connection failed (sushy wraps requests'
+    SSLError in its ConnectionError, raised while handling it); else None."""
+    from requests.exceptions import SSLError
+
+    cause = exc.__context__
+    if not isinstance(cause, SSLError):
+        return None
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^(]+?)\s*\(", str(cause))
+    return found.group(1) if found else "TLS handshake failed"
 
 
 def _first_line(exc: Exception) -> str:

@@ -84,3 +84,17 @@ def test_cluster_up_refuses_while_another_process_runs_a_job(in_process, capsys,
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_status_and_log_only_look(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """An admin's `cluster status` (often as root, beside a service running as its own user)
+    creates and changes nothing in the state folder, not even the folder."""
+    path = tmp_path / "lab.yaml"
+    path.write_text(yaml.safe_dump(lab_inventory()))
+    state = tmp_path / "state"
+    where = ["--inventory", str(path), "--state", str(state)]
+    assert cli.main(["cluster", "status", *where]) == 0
+    assert "waiting for: gpu01 (new)" in capsys.readouterr().out
+    assert cli.main(["cluster", "log", *where]) == 1
+    assert "no such cluster job" in capsys.readouterr().err
+    assert not state.exists()

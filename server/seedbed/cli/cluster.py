@@ -22,6 +22,7 @@ RKE2_RENDER_KIND = "rke2-config"
 RENDER_KINDS = (RENDER_KIND, RKE2_RENDER_KIND)
 MASKED_TOKEN = HIDDEN_TOKEN
 ACTIONS = ("status", "up", "preflight", "password", "log")
+LOOKING = ("status", "log")  # they change nothing: the state folder is opened read-only
 
 
 def add_commands(commands: Commands) -> None:
@@ -29,7 +30,9 @@ def add_commands(commands: Commands) -> None:
                  "wait for the RKE2 members, and the add-ons now, here), preflight (check tools, "
                  "pins, DNS, NFS, SSH before rke up), "
                  "password (Rancher's bootstrap password), log [JOB]")
-    p = commands.command("cluster", lambda args: run(open_seedbed(args), args), help_text)
+    p = commands.command(
+        "cluster", lambda args: run(open_seedbed(args, read_only=args.action in LOOKING), args),
+        help_text)
     with_state(p)
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("job", nargs="?", type=whole_number(1, SQLITE_MAX_INT),

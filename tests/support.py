@@ -258,3 +258,16 @@ def make_certs(root: Path, timeout: float = 30) -> None:
     openssl("x509", "-req", "-in", str(root / "server.csr"), "-CA", str(root / "ca.pem"),
             "-CAkey", str(root / "ca.key"), "-CAcreateserial", "-days", "2",
             "-extfile", str(root / "ext.cnf"), "-out", str(root / "server.pem"))
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 20.0,
+             interval: float = 0.05) -> Any:
+    """Poll until probe() is truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
+        time.sleep(interval)

@@ -65,11 +65,12 @@ def install_profile(inv: Inventory, node: Node) -> BootProfile:
                        datasource=release.datasource)
 
 
-def install_method(node: Node, profile: BootProfile) -> str:
-    """How the install completes: the installer ("autoinstall"), an image, or first boot alone."""
+def install_method(inv: Inventory, node: Node) -> str:
+    """How the node's install completes: the installer ("autoinstall"), an image, or first
+    boot alone (its profile's seed)."""
     if node.install == "image":
         return "image"
-    return profile.seed
+    return install_profile(inv, node).seed
 
 
 def artifact_url(inv: Inventory, location: str) -> str:
@@ -167,7 +168,7 @@ def netboot(inv: Inventory, lifecycle: Lifecycle, request: NetbootRequest) -> De
     if decision.action == "local":
         lifecycle.local_boot(node, request.mac, decision.reason)
         return decision
-    method = install_method(node, install_profile(inv, node))
+    method = install_method(inv, node)
     issued = lifecycle.begin_install(node, request.mac, method, inv.site.seed_ttl_minutes * 60,
                                      request.address)
     return with_seed(inv, decision, issued.install_id, issued.token, request.mac)

@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from . import seeds
-from .boot import install_method, install_profile
+from .boot import install_method
 from .inventory import Inventory
 from .releases import DEFAULT_RELEASE, node_release, release
 from .resources import data_file
@@ -53,7 +53,7 @@ def seed_problems(inv: Inventory) -> list[str]:
     """Render every node's installer seed and check it, as the installer would."""
     problems = []
     for node in inv.nodes:
-        if install_method(node, install_profile(inv, node)) != "autoinstall":
+        if install_method(inv, node) != "autoinstall":
             continue
         text = seeds.user_data(inv, node, seeds.SeedUrls(inv.site.base_url, PREVIEW_TOKEN),
                                "autoinstall")

@@ -98,12 +98,12 @@ def installer_files(inv: Inventory, rel: Release) -> tuple[str, str, str]:
 
 def release_notes(inv: Inventory) -> list[str]:
     """Per release in use: which nodes install it and which netboot files it boots."""
-    from .boot import install_method, install_profile  # boot reads releases
+    from .boot import install_method  # boot reads releases
 
     notes = []
     for name in releases():
         nodes = [n.hostname for n in inv.nodes if node_release(inv, n).name == name
-                 and install_method(n, install_profile(inv, n)) == "autoinstall"
+                 and install_method(inv, n) == "autoinstall"
                  and n.profile is None]
         if nodes:
             rel = release(name)

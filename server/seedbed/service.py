@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .boot import install_method
 from .cluster import ClusterManager, ClusterOptions
 from .errors import SeedbedError
 from .inventory import Inventory, InventoryError, Node, load_inventory
@@ -27,7 +28,7 @@ from .lan.signedboot import SignedChainKeeper, SignedChainTree
 from .lan.supervisor import DnsmasqSupervisor
 from .lifecycle import Lifecycle
 from .power import PowerControl, PowerOptions, PowerUnavailable
-from .seed_texts import SeedTexts
+from .seed_texts import RenderArgs, SeedTexts
 from .store import Store
 
 log = logging.getLogger("seedbed")
@@ -97,6 +98,7 @@ class Seedbed:
         self._watcher = _Watcher(self.refresh, self.settings.reload_seconds)
         self._watcher.start()
         self.signed_chain.start()
+        self._render_seeds_ahead(self.inventory)
 
     def stop(self) -> None:
         """Stop what start() started, the last started first. The store stays open: HTTP
@@ -135,6 +137,19 @@ class Seedbed:
         if self.dnsmasq is not None:
             self.dnsmasq.update(inventory)
         self.inventory = inventory
+        if self._watcher is not None:  # started: serving
+            self._render_seeds_ahead(inventory)
+
+    def _render_seeds_ahead(self, inv: Inventory) -> None:
+        """Every node's user-data rendered on a thread of its own (seed_texts module doc),
+        with what the seed endpoint will pass; it stops when another inventory is taken."""
+        key = self.service_key()
+
+        def render_args(node: Node) -> RenderArgs:
+            return install_method(inv, node), key, self.cluster_token(node)
+
+        threading.Thread(target=self.seed_texts.warm, name="seed-renderer", daemon=True,
+                         args=(inv, inv.site.base_url, render_args, lambda: self.inventory)).start()
 
     def accept_discovered(self, mac: str, node: dict[str, Any], who: str) -> Inventory:
         """Add a discovered machine to the inventory file and take the new inventory at once.

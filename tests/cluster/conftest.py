@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import yaml
 
 from seedbed.store import Store
 from seedbed.tokens import new_token, token_hash
-from support import ADMIN_KEY, ServeProcess, Started, healthy_facts, seed_token
+from support import ADMIN_KEY, ServeProcess, Started, healthy_facts, seed_token, wait_for
 
 from . import fake_tool
 
@@ -78,19 +77,6 @@ def fakes(tmp_path: Path) -> Fakes:
     fake_tool.install(found.bin)
     found.dir.mkdir()
     return found
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 20.0,
-             interval: float = 0.05) -> Any:
-    """Poll until probe() is truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}", pytrace=False)
-        time.sleep(interval)
 
 
 @dataclass

@@ -4,8 +4,7 @@ power, real BMC simulators on loopback, and the secrets every test greps for."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +82,3 @@ def assert_no_secret_anywhere(service: Seedbed, *texts: str) -> None:
         assert not leaks, f"a BMC password leaked into: {leaks}"
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
-        time.sleep(interval)

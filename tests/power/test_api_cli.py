@@ -18,10 +18,10 @@ from seedbed.power import PowerControl, PowerOptions
 from seedbed.service import Seedbed
 from seedbed.tokens import new_token, token_hash
 from seedbed.web import create_app
-from support import write_inventory
+from support import wait_for, write_inventory
 
 from .bmc import IpmiSim, RedfishEmulator
-from .conftest import IPMI_PASSWORD, OPTIONS, SECRETS, wait_for
+from .conftest import IPMI_PASSWORD, OPTIONS, SECRETS
 
 
 def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None
@@ -70,8 +70,9 @@ def test_admin_api_queues_runs_and_reports_power_jobs(power_service: Seedbed,
         assert client.post("/api/v1/nodes/bmc-ipmi/power", json={"action": "on"},
                            headers=headers).status_code == 409  # one at a time per node
         job_url = f"/api/v1/power/jobs/{queued.json['job']}"
-        job = wait_for(lambda: (a := client.get(job_url, headers=headers).json)["state"]
-                       in ("succeeded", "failed") and a, 60, "the service running the job")
+        job = wait_for("the service running the job",
+                       lambda: (a := client.get(job_url, headers=headers).json)["state"]
+                       in ("succeeded", "failed") and a, 60)
         answers.append(repr(job))
         assert job["state"] == "succeeded" and job["who"] == "api:tests", job
         assert "log" in job and not {"child_pid", "child_start"} & set(job), sorted(job)

@@ -11,10 +11,10 @@ import pytest
 from seedbed.inventory import InventoryError
 from seedbed.power import PowerUnavailable
 from seedbed.service import Seedbed, Settings
-from support import inventory_of, make_certs, write_inventory
+from support import inventory_of, make_certs, wait_for, write_inventory
 
 from .bmc import IpmiSim, RedfishEmulator
-from .conftest import OPTIONS, REDFISH_PASSWORD, assert_no_secret_anywhere, power_inventory, wait_for
+from .conftest import OPTIONS, REDFISH_PASSWORD, assert_no_secret_anywhere, power_inventory
 
 RUN_TIMEOUT = 60
 
@@ -41,8 +41,8 @@ def test_ipmi_on_status_pxe_once_cycle_off(power_service: Seedbed, ipmi_sim: Ipm
     hook = ipmi_sim.hook_log()
     assert "set boot pxe" in hook, hook  # the BMC got the one-time boot device ...
     assert hook.index("set boot pxe") < hook.rindex("set power 0"), hook  # ... before the cycle
-    wait_for(lambda: "set power 1" in ipmi_sim.hook_log().split("set boot pxe")[1], 10,
-             "ipmi_sim powering the chassis back on after the cycle")
+    wait_for("ipmi_sim powering the chassis back on after the cycle",
+             lambda: "set power 1" in ipmi_sim.hook_log().split("set boot pxe")[1], 10)
     assert run(power_service, "bmc-ipmi", "off").state == "succeeded"
     assert power.read_status("bmc-ipmi")["state"] == "off"
     events = [e.message for e in power_service.store.events("bmc-ipmi", limit=100)]
@@ -53,7 +53,7 @@ def test_redfish_power_and_one_time_pxe_seen_by_the_emulator(power_service: Seed
                                                              redfish: RedfishEmulator) -> None:
     assert run(power_service, "bmc-redfish", "on").state == "succeeded"
     # The fake driver applies a power change 1-11 s later, as real BMCs take a while.
-    wait_for(lambda: redfish.system()["power_state"] == "On", 20, "emulator powering on")
+    wait_for("emulator powering on", lambda: redfish.system()["power_state"] == "On", 20)
     assert power_service.power.read_status("bmc-redfish")["state"] == "on"
     job = run(power_service, "bmc-redfish", "reinstall")
     assert job.state == "succeeded", job.outcome
@@ -63,9 +63,9 @@ def test_redfish_power_and_one_time_pxe_seen_by_the_emulator(power_service: Seed
     resets = [r["body"]["ResetType"] for r in redfish.requests if r["path"].endswith(".Reset")]
     assert resets == ["On", "ForceRestart"], resets
     assert redfish.system()["boot_device"] == "Pxe"
-    wait_for(lambda: redfish.system()["power_state"] == "On", 20, "emulator restarting")
+    wait_for("emulator restarting", lambda: redfish.system()["power_state"] == "On", 20)
     assert run(power_service, "bmc-redfish", "off").state == "succeeded"
-    wait_for(lambda: redfish.system()["power_state"] == "Off", 20, "emulator powering off")
+    wait_for("emulator powering off", lambda: redfish.system()["power_state"] == "Off", 20)
 
 
 def test_wrong_password_fails_once_without_retry_or_leak(power_service: Seedbed,
@@ -153,12 +153,12 @@ def test_redfish_over_https_checks_the_bmc_certificate(tmp_path: Path, ipmi_sim:
         with_power(ca_file=str(certs / "ca.pem"))
         job = run(service, "bmc-redfish", "on")
         assert job.state == "succeeded", job.outcome
-        wait_for(lambda: bmc.system()["power_state"] == "On", 20, "emulator powering on")
+        wait_for("emulator powering on", lambda: bmc.system()["power_state"] == "On", 20)
 
         del data["nodes"][1]["power"]["ca_file"]
         with_power(verify_tls=False)
         assert run(service, "bmc-redfish", "off").state == "succeeded"
-        wait_for(lambda: bmc.system()["power_state"] == "Off", 20, "emulator powering off")
+        wait_for("emulator powering off", lambda: bmc.system()["power_state"] == "Off", 20)
     finally:
         service.power.runner.stop()
         bmc.stop()

@@ -24,9 +24,10 @@ from boot.image import TestImage
 from boot.lab import PROFILE, Lab
 from boot.qemu import Guest, make_ed25519_key
 from boot.test_service_boot import boot_to_ready
+from support import wait_for
 
 from .bmc import IpmiSim
-from .conftest import IPMI_PASSWORD, wait_for
+from .conftest import IPMI_PASSWORD
 
 pytestmark = pytest.mark.boot
 
@@ -94,8 +95,8 @@ def test_reinstall_power_netboots_the_guest_to_ready_hands_off(
         done = seedbed_cli(lab, "power", "cycle", HOST)
         assert done.returncode == 0, done.stdout + done.stderr
         # ipmi_sim powers the chassis back on a second after the cycle's power-off.
-        wait_for(lambda: "guest started, boot disk" in bmc.hook_log(), 30,
-                 "the chassis powering back on after the cycle")
+        wait_for("the chassis powering back on after the cycle",
+                 lambda: "guest started, boot disk" in bmc.hook_log(), 30)
         guest.wait_for_console(r"Booting from Hard Disk", DISK_BOOT_TIMEOUT,
                                "the second boot did not try the disk")
         stages["second_cycle_disk"] = round(time.monotonic() - started, 1)

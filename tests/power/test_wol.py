@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from lan.netns import TestLan
-from support import write_inventory
+from support import wait_for, write_inventory
 
-from .conftest import power_inventory, wait_for
+from .conftest import power_inventory
 
 LAN = "10.239.0"
 NODE_MAC = "52:54:00:00:00:04"  # wol-node's first MAC in power_inventory
@@ -52,7 +52,7 @@ def test_magic_packet_reaches_the_node_lan_byte_for_byte(lan: TestLan, tmp_path:
         assert "magic packet sent" in done.stdout, done.stdout
         return caught.exists()  # the listener may have been binding still: send again
 
-    wait_for(sent_and_caught, 30, "the magic packet in the node's namespace", interval=1)
+    wait_for("the magic packet in the node's namespace", sent_and_caught, 30, interval=1)
     payload, sender = caught.read_text().split()
     assert bytes.fromhex(payload) == b"\xff" * 6 + bytes.fromhex(NODE_MAC.replace(":", "")) * 16
     assert sender == lan.server_ip  # out of br0, from seedbed's address on the node LAN

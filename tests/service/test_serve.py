@@ -8,7 +8,15 @@ from pathlib import Path
 
 import requests
 
-from support import BASE_INVENTORY, ServeProcess, healthy_facts, inventory_data, seed_token, write_inventory
+from support import (
+    BASE_INVENTORY,
+    ServeProcess,
+    healthy_facts,
+    inventory_data,
+    seed_token,
+    wait_for,
+    write_inventory,
+)
 
 MAC = "52:54:00:00:00:01"
 FACTS = healthy_facts(BASE_INVENTORY["nodes"][0])
@@ -87,3 +95,18 @@ def test_plaintext_password_is_never_stored_or_served(tmp_path: Path) -> None:
         if path.is_file():
             assert b"s3cret-admin-pw" not in path.read_bytes(), path
     assert "s3cret-admin-pw" not in server.log()
+
+
+def test_user_data_is_rendered_ahead_at_start_and_for_each_inventory_taken(tmp_path: Path) -> None:
+    data = inventory_data()
+    inventory = write_inventory(tmp_path / "lab.yaml", data)
+    with ServeProcess(inventory, tmp_path / "state") as server:
+        wait_for("the start's rendering", lambda: "user-data of 2 of 2 nodes rendered ahead" in server.log())
+        data["nodes"].append({**data["nodes"][1], "hostname": "gpu03", "macs": ["52:54:00:00:00:09"],
+                              "ip": "10.20.0.33"})
+        write_inventory(inventory, data)
+        wait_for("the edited inventory's rendering",
+                 lambda: "user-data of 3 of 3 nodes rendered ahead" in server.log(), timeout=30)
+        script = requests.get(f"{server.url}/ipxe", params={"mac": "52:54:00:00:00:09"}, timeout=5).text
+        user_data = requests.get(f"{server.url}/seed/{seed_token(script)}/user-data", timeout=5)
+        assert user_data.status_code == 200 and "hostname: gpu03" in user_data.text

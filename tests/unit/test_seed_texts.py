@@ -57,3 +57,48 @@ def test_a_new_inventory_is_rendered_anew() -> None:
     before = texts.user_data(first, first.nodes[0], urls, "autoinstall", None)
     after = texts.user_data(second, second.nodes[0], urls, "autoinstall", None)
     assert "Europe/Berlin" not in before and "Europe/Berlin" in after
+
+
+def _counting_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    rendered: list[str] = []
+    render = seeds.user_data
+
+    def counted(inv, node, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        rendered.append(node.hostname)
+        return render(inv, node, *args, **kwargs)
+
+    monkeypatch.setattr(seeds, "user_data", counted)
+    return rendered
+
+
+def test_warm_renders_each_node_once_ahead_of_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered = _counting_renders(monkeypatch)
+    inv = inventory_of(inventory_data())
+    texts = SeedTexts()
+    assert texts.warm(inv, BASE, lambda node: ("autoinstall", None, None), lambda: inv) \
+        == len(inv.nodes)
+    assert rendered == [n.hostname for n in inv.nodes]
+    for node in inv.nodes:  # a request with a real token renders nothing now
+        urls = seeds.SeedUrls(BASE, new_token())
+        assert urls.token in texts.user_data(inv, node, urls, "autoinstall", None)
+    assert len(rendered) == len(inv.nodes)
+
+
+def test_warm_stops_for_a_newer_inventory_and_goes_past_a_failing_node(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    rendered = _counting_renders(monkeypatch)
+    inv, newer = inventory_of(inventory_data()), inventory_of(inventory_data())
+    texts = SeedTexts()
+    taken = [inv]
+    first, second = inv.nodes[0].hostname, inv.nodes[1].hostname
+
+    def render_args(node):  # noqa: ANN001, ANN202
+        if node.hostname == first:
+            raise RuntimeError("no cluster token yet")
+        if node.hostname == second:
+            taken.append(newer)  # an edit is taken meanwhile: what follows is not rendered
+        return "autoinstall", None, None
+
+    assert texts.warm(inv, BASE, render_args, lambda: taken[-1]) == 1
+    assert rendered == [second]
+    assert f"{first}: user-data not rendered ahead: no cluster token yet" in caplog.text

@@ -11,7 +11,6 @@ from ..boot import (
     NetbootRequest,
     decide_now,
     install_method,
-    install_profile,
     with_report_token,
     with_seed,
 )
@@ -91,7 +90,7 @@ def render_command(args: argparse.Namespace) -> int:
                                                           token))
     else:  # a seed file, as the web serves it to this node's next install
         text = seeds.seed_file("provision.sh" if args.kind == "provision" else args.kind, inv, node,
-                               urls, method=install_method(node, install_profile(inv, node)),
+                               urls, method=install_method(inv, node),
                                install_id=0, service_key=service.service_key(),
                                cluster_token=token)
     sys.stdout.write(text)

@@ -168,6 +168,7 @@ def test_redfish_over_https_checks_the_bmc_certificate(tmp_path: Path, ipmi_sim:
 @pytest.mark.parametrize(("fields", "error"), [
     ({"ca_file": "certs/ca.pem"}, "ca_file 'certs/ca.pem' is not an absolute path"),
     ({"ca_file": "/etc/bmc/ca.pem", "verify_tls": False}, "give one or the other"),
+    ({"ca_file": "/etc/bmc/ca.pem", "address": "http://bmc.lab"}, "needs an https:// address"),
 ])
 def test_redfish_ca_file_is_an_absolute_path_and_not_beside_verify_off(
         fields: dict[str, Any], error: str) -> None:

@@ -68,6 +68,8 @@ class Power(Strict):
         if self.ca_file is not None and self.verify_tls is False:
             raise ValueError("redfish ca_file checks the BMC's certificate; verify_tls: false "
                              "turns that check off: give one or the other")
+        if self.ca_file is not None and not (self.address or "").startswith("https://"):
+            raise ValueError("redfish ca_file checks a certificate: it needs an https:// address")
         return self
 
     @field_validator("secret")

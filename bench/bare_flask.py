@@ -23,7 +23,8 @@ def main() -> None:
     def healthz() -> dict:
         return {"status": "ok"}
 
-    serve(app, "127.0.0.1", [int(sys.argv[2])], ServerLimits())
+    # Run in the loop thread as seedbed's /boot.ipxe is: the same server, the same path.
+    serve(app, "127.0.0.1", [int(sys.argv[2])], ServerLimits(), memory_paths=frozenset({"/bare"}))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ connection limit stays below it.
 
 waitress has neither a per-address bound nor a deadline for a request that
 trickles in (its channel_timeout only closes connections with no bytes for a
-while): `LimitedServer` adds both.
+while): `LimitedServer` adds both. It also answers the few requests the
+application serves from memory alone in the loop thread, where handing them to a
+worker and back cost more than the request.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from .limits import REQUEST_MAX_BYTES
 log = logging.getLogger("seedbed.server")
 
 ACCEPT_BATCH = 256  # connections accepted per readiness event of the listening socket
+# A request answered in the loop thread only while less than this waits to be sent to its
+# client: writing more would block the loop on a reader that does not read.
+INLINE_OUTBUF_BYTES = 64 * 1024
 QUEUE_REPORT_SECONDS = 60.0  # at most one line this often about requests waiting for a thread
 
 
@@ -149,11 +154,27 @@ class LimitedChannel(HTTPChannel):
     """A connection that remembers when its unfinished request began, and frees its address's slot."""
 
     request_started = 0.0
+    serve_here = False  # run the next request in the loop thread (LimitedServer.add_task)
 
     def handle_read(self) -> None:
         if self.request is None:  # the bytes read now begin a new request
             self.request_started = time.time()
         super().handle_read()
+
+    def received(self, data: bytes) -> bool:
+        taken = super().received(data)
+        # The loop thread serves what LimitedServer.add_task kept for it, once received()
+        # has let go of requests_lock (service() takes it); one request may queue the next.
+        while self.serve_here:
+            self.serve_here = False
+            self.service()
+        return taken
+
+    def answered_from_memory(self, paths: frozenset[str]) -> bool:
+        """The request to run next reads only memory, and little output waits to be sent."""
+        request = self.requests[0]
+        return (not request.error and request.command in ("GET", "HEAD")
+                and request.path in paths and self.total_outbufs_len < INLINE_OUTBUF_BYTES)
 
     def del_channel(self, map: Any = None) -> None:  # noqa: A002 - waitress's signature
         counted = self._fileno is not None
@@ -165,12 +186,30 @@ class LimitedChannel(HTTPChannel):
 class LimitedServer(TcpWSGIServer):
     channel_class = LimitedChannel
 
-    def __init__(self, *args: Any, limits: ServerLimits, **kw: Any):
+    def __init__(self, *args: Any, limits: ServerLimits,
+                 memory_paths: frozenset[str] = frozenset(), **kw: Any):
         self.limits = limits
+        self.memory_paths = memory_paths
+        self.loop_thread: int | None = None  # the thread running the poll() loop (serve())
         self._per_ip: Counter[str] = Counter()
         self._per_ip_lock = threading.Lock()
         self._refused_since_log = 0
         super().__init__(*args, **kw)
+
+    def add_task(self, channel: Any) -> None:
+        """A request read in full: to a worker thread, or, when it is answered from memory
+        (`memory_paths`: no lock, no store, no file), run by the loop thread itself. Handing
+        such a request to a thread and its answer back to the loop cost more than the request
+        (py-spy: the Flask app was 3% of /boot.ipxe's samples)."""
+        if threading.get_ident() == self.loop_thread and \
+                channel.answered_from_memory(self.memory_paths):
+            channel.serve_here = True
+        else:
+            super().add_task(channel)
+
+    def pull_trigger(self) -> None:
+        if threading.get_ident() != self.loop_thread:  # the loop itself is awake
+            super().pull_trigger()
 
     def handle_accept(self) -> None:
         # Accept what is queued, not one per loop pass: each pass of the poll() loop costs
@@ -229,25 +268,30 @@ class LimitedServer(TcpWSGIServer):
 
 
 def build_server(app: Any, host: str, port: int, limits: ServerLimits,
-                 peer: LimitedServer | None = None) -> LimitedServer:
+                 peer: LimitedServer | None = None,
+                 memory_paths: frozenset[str] = frozenset()) -> LimitedServer:
     """A listening server; with `peer`, one more port served by the peer's loop and threads."""
     adj = Adjustments(**limits.waitress_adjustments(host, port))
     if peer is not None:
         return LimitedServer(app, peer._map, dispatcher=peer.task_dispatcher, adj=adj,
-                             sockinfo=adj.listen[0], limits=limits)
+                             sockinfo=adj.listen[0], limits=limits, memory_paths=memory_paths)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.queue_logger = QueueDepth()  # type: ignore[assignment]
     dispatcher.set_thread_count(adj.threads)
     return LimitedServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0],
-                         limits=limits)
+                         limits=limits, memory_paths=memory_paths)
 
 
-def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits) -> None:
-    """Serve on every port (the first, and e.g. 80 for GRUB) from one poll() loop."""
+def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits,
+          memory_paths: frozenset[str] = frozenset()) -> None:
+    """Serve on every port (the first, and e.g. 80 for GRUB) from one poll() loop; requests
+    for `memory_paths` (GET, answered from memory alone) are run by the loop itself."""
     limits = raise_descriptor_limit(limits)
-    server = build_server(app, host, ports[0], limits)
-    for port in ports[1:]:
-        build_server(app, host, port, limits, peer=server)
+    server = build_server(app, host, ports[0], limits, memory_paths=memory_paths)
+    servers = [server] + [build_server(app, host, port, limits, peer=server,
+                                       memory_paths=memory_paths) for port in ports[1:]]
+    for each in servers:  # this thread runs their loop
+        each.loop_thread = threading.get_ident()
     listener = log_in_background()
     # SIGTERM (systemd, docker stop) ends the loop like Ctrl-C, so the log is written out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -276,6 +320,9 @@ class LogWriter:
     write and flush per stream (under load, one per request was a write syscall each)."""
 
     BATCH = 512  # records per write at most
+    # After the first record, wait this long for more: a request thread's put then wakes no
+    # one (with a writer woken per record, the access log was 40% of /boot.ipxe's time).
+    GATHER_SECONDS = 0.02
 
     def __init__(self, records: queue.SimpleQueue[logging.LogRecord | None],
                  handlers: Sequence[logging.Handler]):
@@ -293,6 +340,7 @@ class LogWriter:
     def _run(self) -> None:
         while True:
             batch = [self.records.get()]
+            time.sleep(self.GATHER_SECONDS)
             while len(batch) < self.BATCH:
                 try:
                     batch.append(self.records.get_nowait())

@@ -101,7 +101,7 @@ class Served:
             Store(self.state / "seedbed.sqlite3").add_admin_token(token_hash(self.token), "tests")
         env = {**self.fakes.env(), "SEEDBED_CLUSTER_BACKOFF_SECONDS": "0.1",
                "SEEDBED_CLUSTER_POLL_SECONDS": "0.05", "SEEDBED_CLUSTER_WEBHOOK_TIMEOUT": "10",
-               **self.env_extra}
+               "SEEDBED_CLUSTER_READY_SETTLE_SECONDS": "0.2", **self.env_extra}
         self.server = ServeProcess(self.inventory, self.state, extra_args=["--threads", "4"],
                                    env=env).start()
         self.port = self.server.port
@@ -245,7 +245,8 @@ def in_process(tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
         settings = Settings(inventory, tmp_path / "state", reload_seconds=0,
                             cluster=ClusterOptions(**{"backoff_seconds": 0.0, "poll_seconds": 0.01,
                                                       "webhook_timeout": 5.0,
-                                                      "preflight_skip": OFF_HOST, **options}))
+                                                      "preflight_skip": OFF_HOST,
+                                                      "ready_settle_seconds": 0.0, **options}))
         service = Seedbed(settings)
         ensure_service_key(settings.state_dir)
         return InProcess(service, create_app(service).test_client())

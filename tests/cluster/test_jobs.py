@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from seedbed.cluster import ClusterOptions
+from seedbed.cluster import manager as manager_module
+from seedbed.cluster.jobs import JobRunner
+from support import wait_for
 
 from .conftest import NODES, lab_inventory
 
@@ -136,6 +141,81 @@ def test_ready_reports_are_planned_by_the_worker_in_one_go(in_process, fakes) ->
     queued = cluster.jobs.job(job_id) if job_id is not None else None
     assert queued is not None and queued.reason == "cpu02, gpu01 reported ready"
     assert cluster.reconcile_reported() is None  # nothing noted since
+
+
+class FrozenTime:
+    """The manager's monotonic clock, moved by hand (its other uses of `time` kept)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.time = time.time
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> FrozenTime:
+    clock = FrozenTime()
+    monkeypatch.setattr(manager_module, "time", clock)
+    return clock
+
+
+def test_a_burst_of_ready_reports_is_planned_once_it_settles(in_process, fakes,
+                                                             frozen) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(), ready_settle_seconds=5.0)
+    cluster = lab.service.cluster
+    lab.ready(NODES[0], reconcile=False)
+    assert (cluster.reconcile_reported(), cluster._before_turn()) == (None, 5.0)
+    frozen.now += 3
+    for node in NODES[1:3]:
+        lab.ready(node, reconcile=False)
+    assert cluster._before_turn() == 5.0  # the quiet time counts from the latest report
+    frozen.now += 4.9
+    lab.ready(NODES[3], reconcile=False)
+    frozen.now += 4.9
+    assert cluster._before_turn() == pytest.approx(0.1)
+    assert cluster.jobs.next_queued() is None, "planned before the reports settled"
+    frozen.now += 0.1
+    assert cluster._before_turn() is None  # planned: nothing left to wait for
+    queued = cluster.jobs.next_queued()
+    assert queued is not None and queued.reason == "gpu01, cpu02, cpu03, gpu04 reported ready"
+    assert len(cluster.jobs.recent()) == 1
+
+
+def test_reports_that_keep_coming_are_planned_at_the_latest_after_the_settle_maximum(
+        in_process, fakes, frozen) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(), ready_settle_seconds=5.0, ready_settle_max_seconds=12.0)
+    cluster = lab.service.cluster
+    for node in NODES[:3]:
+        lab.ready(node, reconcile=False)
+        frozen.now += 4
+    lab.service.cluster.node_ready("gpu04")  # a report still coming (t=12: not yet ready)
+    frozen.now -= 0.1
+    assert cluster.reconcile_reported() is None
+    frozen.now += 0.1
+    job_id = cluster.reconcile_reported()
+    queued = cluster.jobs.job(job_id) if job_id is not None else None
+    assert queued is not None and queued.reason == "gpu01, cpu02, cpu03, gpu04 reported ready"
+
+
+def test_the_runner_looks_again_when_its_before_step_asks(in_process, fakes,
+                                                          tmp_path) -> None:  # noqa: ANN001
+    lab = in_process(lab_inventory(ONE))
+    turns: list[float] = []
+
+    def before() -> float:
+        turns.append(time.monotonic())
+        return 0.02
+
+    runner = JobRunner(lab.service.cluster.jobs, tmp_path / "lock", lambda job, log: "ok",
+                       attempts=1, backoff=lambda n: 0.0, runner="tests", before=before,
+                       idle_seconds=30.0, thread_name="test-jobs")
+    runner.start()
+    try:
+        wait_for("three turns of the runner (idle is 30 s)", lambda: len(turns) >= 3, timeout=5)
+    finally:
+        runner.stop()
 
 
 def test_a_kubeconfig_copy_that_fails_is_reported_not_retried(in_process, fakes,

@@ -56,3 +56,19 @@ def test_every_record_is_written_in_order_with_fewer_writes_than_lines() -> None
     assert stream.writes == -(-len(lines) // LogWriter.BATCH), "one write per batch"
     assert sorted(r.getMessage() for r in warnings.buffer) == \
         sorted(f"t{n} {i}" for n in range(4) for i in range(0, RECORDS_PER_THREAD, 100))
+
+
+def test_records_arriving_one_by_one_are_gathered_into_one_write(monkeypatch) -> None:  # noqa: ANN001
+    # A writer woken for each record cost request threads a thread switch per line.
+    monkeypatch.setattr(LogWriter, "GATHER_SECONDS", 0.5)
+    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    stream = _CountingStream()
+    writer = LogWriter(records, [logging.StreamHandler(stream)])
+    writer.start()  # waiting for the first record
+    pause = threading.Event()
+    for i in range(10):
+        records.put(_record("seedbed.http", logging.INFO, f"line {i}"))
+        pause.wait(0.005)  # as requests come: one by one
+    writer.stop()
+    assert stream.getvalue().splitlines() == [f"line {i}" for i in range(10)]
+    assert stream.writes <= 2, f"{stream.writes} writes for 10 lines"

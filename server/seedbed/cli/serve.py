@@ -27,6 +27,7 @@ def add_commands(commands: Commands) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from ..web import create_app
+    from ..web.boot import MEMORY_PATHS
     from ..web.console import set_stream_limit
 
     logging.getLogger().setLevel(logging.INFO)
@@ -46,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
           f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
     service.start()
     try:
-        httpserver.serve(app, args.host, ports, limits)
+        httpserver.serve(app, args.host, ports, limits, memory_paths=MEMORY_PATHS)
     finally:
         service.stop()
         service.store.settle()  # the records requests handed over are written before exit

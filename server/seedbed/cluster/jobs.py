@@ -202,7 +202,7 @@ class JobRunner:
                  secrets: Callable[[], list[str]] = list,
                  after: Callable[[Job], None] | None = None,
                  recovered: Callable[[list[Job]], None] | None = None,
-                 before: Callable[[], object] | None = None,
+                 before: Callable[[], float | None] | None = None,
                  idle_seconds: float = 2.0, thread_name: str = "cluster-jobs"):
         self.jobs = jobs
         self.thread_name = thread_name
@@ -214,7 +214,9 @@ class JobRunner:
         self.secrets = secrets
         self.after = after
         self.recovered = recovered
-        self.before = before  # each turn of the loop, before looking for a due job
+        # Each turn of the loop, before looking for a due job; seconds until it wants
+        # another turn, or None.
+        self.before = before
         self.idle_seconds = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -237,9 +239,10 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.before is not None:
-                    self.before()
+                again = self.before() if self.before is not None else None
                 delay = self.tick()
+                if again is not None:
+                    delay = min(delay, again)
             except Exception:  # the worker must outlive any one failure
                 log.exception("cluster job runner")
                 delay = self.idle_seconds

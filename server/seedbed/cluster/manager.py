@@ -50,13 +50,14 @@ class ClusterManager:
         self._key: ServiceKey | None = None
         self._reconciling = threading.Lock()
         self._reported: list[str] = []  # ready reports not yet reconciled (runner thread's work)
+        self._reported_first = self._reported_last = 0.0  # time.monotonic() of those reports
         self._reported_lock = threading.Lock()
         if self.paths.rancher_password.exists():  # masked in job logs
             self._secrets = [self.paths.rancher_password.read_text(encoding="ascii").strip()]
         self.runner = JobRunner(
             self.jobs, self.paths.lock, self._execute, attempts=options.attempts,
             backoff=options.backoff, runner=f"{runner} pid {os.getpid()}",
-            secrets=lambda: self._secrets, after=self._after, before=self.reconcile_reported,
+            secrets=lambda: self._secrets, after=self._after, before=self._before_turn,
             recovered=lambda found: self.reconcile(self._rerun_reason(found)))
 
     # -- service hooks ---------------------------------------------------------
@@ -105,27 +106,44 @@ class ClusterManager:
     def node_ready(self, hostname: str) -> None:
         """After a ready callback (healthy or not): only noted, the runner thread reconciles.
 
-        Planning the cluster costs far more than the callback itself; a burst of ready
-        reports becomes one reconcile instead of one per request.
+        Planning the cluster costs far more than the callback itself, and a job started for
+        the first of many reports fails its preflight on the rest: a burst of ready reports
+        becomes one reconcile once it settles (ClusterOptions.ready_settle_seconds).
         """
         if not self.options.auto:
             return
+        now = time.monotonic()
         with self._reported_lock:
+            if not self._reported:
+                self._reported_first = now
+            self._reported_last = now
             if hostname not in self._reported:
                 self._reported.append(hostname)
         self.runner.wake()
 
+    def _settling(self, now: float) -> float:
+        """Seconds until the noted reports are planned (<= 0: now); the caller holds the lock."""
+        quiet = self._reported_last + self.options.ready_settle_seconds
+        latest = self._reported_first + self.options.ready_settle_max_seconds
+        return min(quiet, latest) - now
+
     def reconcile_reported(self) -> int | None:
-        """Reconcile once for every ready report noted since the last call (the runner's loop)."""
+        """Reconcile once for the ready reports noted, when they have settled (the runner's loop)."""
         with self._reported_lock:
+            if not self._reported or self._settling(time.monotonic()) > 0:
+                return None
             names, self._reported = self._reported, []
-        if not names:
-            return None
         try:
             return self.reconcile(f"{', '.join(names)} reported ready")
         except Exception:
             log.exception("cluster: reconcile after the ready report of %s failed", ", ".join(names))
             return None
+
+    def _before_turn(self) -> float | None:
+        """The runner's step before each turn: settled reports planned; seconds until the rest are."""
+        self.reconcile_reported()
+        with self._reported_lock:
+            return max(0.0, self._settling(time.monotonic())) if self._reported else None
 
     # -- deciding --------------------------------------------------------------
 

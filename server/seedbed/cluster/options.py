@@ -25,6 +25,10 @@ class ClusterOptions:
     nodes_timeout: float = 1800.0  # RKE2: every member Ready in `kubectl get nodes` within this
     ssh_timeout: float = 60.0  # RKE2: collecting the first server's kubeconfig over SSH
     preflight_skip: str = ""  # comma-separated preflight checks not to run (e.g. "dns,ssh")
+    # Ready reports are planned together once none came for ready_settle_seconds, or at the
+    # latest ready_settle_max_seconds after the first: a lab powered on at once is one plan.
+    ready_settle_seconds: float = 2.0
+    ready_settle_max_seconds: float = 30.0
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based)."""
@@ -54,7 +58,9 @@ class ClusterOptions:
             known_checks(options.preflight_skipped)
         except ValueError as exc:
             raise ClusterOptionsError(f"SEEDBED_CLUSTER_PREFLIGHT_SKIP: {exc}") from None
-        if options.attempts < 1 or min(options.backoff_seconds, options.poll_seconds) < 0:
+        delays = (options.backoff_seconds, options.poll_seconds, options.ready_settle_seconds,
+                  options.ready_settle_max_seconds)
+        if options.attempts < 1 or min(delays) < 0:
             raise ClusterOptionsError("SEEDBED_CLUSTER_ATTEMPTS must be >= 1 and delays >= 0")
         return options
 

@@ -17,6 +17,9 @@ from .models import ErrorAnswer, NetbootQuery
 bp = Blueprint("boot", __name__)
 
 _TEXT = "text/plain; charset=utf-8"
+# Answered from memory alone (no lock, no store, no file): the HTTP server may run these in
+# its loop thread (seedbed.httpserver.LimitedServer.add_task). Keep it true of them.
+MEMORY_PATHS = frozenset({"/boot.ipxe"})
 _SCRIPT = {200: ("text/plain",)}
 
 

@@ -65,9 +65,10 @@ system-deps:
 lint: venv
 	$(VENV)/bin/ruff check server tests bench
 
+# Two workers: the QEMU guests on one, the other suites beside them (tests/conftest.py).
 test: venv system-deps
 	$(VENV)/bin/ruff check server tests bench
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 test-unit: venv
 	$(VENV)/bin/pytest -q -m "not boot"

@@ -68,7 +68,7 @@ lint: venv
 # Two workers: the QEMU guests on one, the other suites beside them (tests/conftest.py).
 test: venv system-deps
 	$(VENV)/bin/ruff check server tests bench
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2
 
 test-unit: venv
 	$(VENV)/bin/pytest -q -m "not boot"

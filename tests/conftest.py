@@ -1,5 +1,5 @@
 """Fixtures shared by every suite (helpers live in support.py), and the suite's split
-across pytest-xdist workers (`make test` runs `pytest -n 2 --dist loadgroup`)."""
+across pytest-xdist workers (`make test` runs `pytest -n 2`)."""
 
 from pathlib import Path
 
@@ -22,9 +22,20 @@ SERIAL_WITH_GUESTS = {"boot", "discovery", "hostile", "image", "lan", "power", "
 GUEST_FILES = {"test_rke2_first_boot.py", "test_real_hardware.py"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.path.relative_to(TESTS)
-        folder = path.parts[0] if len(path.parts) > 1 else "top"
-        guests = folder in SERIAL_WITH_GUESTS or path.name in GUEST_FILES
-        item.add_marker(pytest.mark.xdist_group("guests" if guests else folder))
+def suite_group(nodeid: str) -> str:
+    """The worker group of a test: "guests", or its folder under tests/."""
+    parts = Path(nodeid.split("::")[0]).parts
+    folder = parts[1] if len(parts) > 2 else "top"
+    return "guests" if folder in SERIAL_WITH_GUESTS or parts[-1] in GUEST_FILES else folder
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Whole groups to workers (xdist's own loadgroup mark is not honoured under pytest 9)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return suite_group(nodeid)
+
+    return GroupScheduling(config, log)

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,10 @@ def _ready_script() -> Any:  # noqa: ANN401 - the node's script, loaded as a mod
 
 @pytest.fixture
 def node_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """A fake mirror served by seedbed, and the node's paths under tmp_path."""
-    root = tmp_path / "node"
+    """A fake mirror served by seedbed, and the node's paths under a short folder: the
+    containerd socket's path must fit AF_UNIX's 108 bytes (tmp_path under a pytest-xdist
+    worker does not)."""
+    root = Path(tempfile.mkdtemp(prefix="sb-node-"))
     paths = {"config": str(root / "etc/rancher/rke2/config.yaml"),
              "socket": str(root / "run/k3s/containerd/containerd.sock"),
              "toml": str(root / "var/lib/rancher/rke2/agent/etc/containerd/config.toml")}
@@ -71,6 +74,7 @@ def node_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     yield {"inv": inventory_of(data), "paths": paths, "record": record, "root": root,
            "bin": bin_dir, "mirror": mirror["folder"]}
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _first_boot(node: dict[str, Any], hostname: str) -> subprocess.CompletedProcess[str]:

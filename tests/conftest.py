@@ -13,7 +13,6 @@ from support import (  # noqa: F401 - pytest finds fixtures by name
     service,
 )
 
-TESTS = Path(__file__).parent
 # The QEMU guests keep a core busy each and share session fixtures and caches (the test
 # image, signed GRUB): one worker runs them one after another, with the hostile-LAN tests,
 # whose floods were measured on a machine doing nothing else. The other suites run beside

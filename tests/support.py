@@ -11,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,30 @@ class Started(list):
     def stop_all(self) -> None:
         for thing in self:
             thing.stop()
+
+
+@contextmanager
+def server_in_thread(app: Any, limits: Any, memory_paths: frozenset[str] = frozenset()) -> Iterator[Any]:  # noqa: ANN401
+    """seedbed's HTTP server (seedbed.httpserver.build_server) for `app` on a free loopback
+    port, its loop in a thread named "poll-loop"; closed and joined at the end."""
+    from seedbed.httpserver import build_server
+
+    server = build_server(app, "127.0.0.1", free_port(), limits, memory_paths=memory_paths)
+
+    def loop() -> None:
+        server.loop_thread = threading.get_ident()
+        server.run()
+
+    thread = threading.Thread(target=loop, name="poll-loop", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        for channel in list(server._map.values()):
+            channel.close()
+        server._map.clear()  # the loop ends when its map is empty
+        server.task_dispatcher.shutdown()
+        thread.join(5)
 
 
 def free_port() -> int:

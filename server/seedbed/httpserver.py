@@ -6,9 +6,10 @@ slow client costs one descriptor and a few buffers, never a thread. Servers that
 give each connection a thread while it reads (gunicorn's sync and gthread
 workers, werkzeug) are pinned by as many slow clients as they have threads.
 waitress's default select() loop cannot watch descriptors above 1024 (FD_SETSIZE):
-about 990 idle connections ended the process. poll() has no such bound, so the
-loop uses it, the descriptor limit is raised to its hard maximum at start, and the
-connection limit stays below it.
+about 990 idle connections ended the process. `LimitedServer` runs waitress's
+dispatchers on an epoll loop instead (seedbed.eventloop: no such bound, and an idle
+connection costs nothing per pass), the descriptor limit is raised to its hard maximum
+at start, and the connection limit stays below it.
 
 waitress has neither a per-address bound nor a deadline for a request that
 trickles in (its channel_timeout only closes connections with no bytes for a
@@ -39,6 +40,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from .eventloop import ConnectionLoop
 from .limits import REQUEST_MAX_BYTES
 
 log = logging.getLogger("seedbed.server")
@@ -76,7 +78,6 @@ class ServerLimits:
     def waitress_adjustments(self, host: str, port: int) -> dict[str, Any]:
         return {
             "host": host, "port": port, "ident": "seedbed", "threads": self.threads + self.console_streams,
-            "asyncore_use_poll": True,  # select() stops at descriptor 1024
             "connection_limit": self.connection_limit,
             "channel_timeout": self.idle_timeout,
             # The maintenance pass that enforces both time-outs runs this often.
@@ -178,6 +179,8 @@ class LimitedChannel(HTTPChannel):
 
     def del_channel(self, map: Any = None) -> None:  # noqa: A002 - waitress's signature
         counted = self._fileno is not None
+        if counted:
+            self.server.loop.removed(self._fileno)
         super().del_channel(map)
         if counted:
             self.server.connection_closed(self.addr)
@@ -186,15 +189,23 @@ class LimitedChannel(HTTPChannel):
 class LimitedServer(TcpWSGIServer):
     channel_class = LimitedChannel
 
-    def __init__(self, *args: Any, limits: ServerLimits,
+    def __init__(self, *args: Any, limits: ServerLimits, loop: ConnectionLoop | None = None,
                  memory_paths: frozenset[str] = frozenset(), **kw: Any):
         self.limits = limits
         self.memory_paths = memory_paths
-        self.loop_thread: int | None = None  # the thread running the poll() loop (serve())
+        self.loop_thread: int | None = None  # the thread running the connection loop (serve())
         self._per_ip: Counter[str] = Counter()
         self._per_ip_lock = threading.Lock()
         self._refused_since_log = 0
         super().__init__(*args, **kw)
+        self.loop = loop or ConnectionLoop(self._map)
+
+    def run(self) -> None:
+        """waitress's run(), on the epoll loop (seedbed.eventloop)."""
+        try:
+            self.loop.run(self.adj.asyncore_loop_timeout)
+        except (SystemExit, KeyboardInterrupt):
+            self.task_dispatcher.shutdown()
 
     def add_task(self, channel: Any) -> None:
         """A request read in full: to a worker thread, or, when it is answered from memory
@@ -212,8 +223,7 @@ class LimitedServer(TcpWSGIServer):
             super().pull_trigger()
 
     def handle_accept(self) -> None:
-        # Accept what is queued, not one per loop pass: each pass of the poll() loop costs
-        # time in proportion to the open connections, and a flood must not starve the backlog.
+        # Accept what is queued, not one per loop pass: a flood must not starve the backlog.
         for _ in range(ACCEPT_BATCH):
             try:
                 accepted = self.accept()
@@ -239,7 +249,9 @@ class LimitedServer(TcpWSGIServer):
             conn.close()
             self.connection_closed(addr)
             return
-        self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+        channel = self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+        if channel._fileno is not None:
+            self.loop.added(channel._fileno)
 
     def connection_closed(self, addr: Any) -> None:
         ip = addr[0] if isinstance(addr, tuple) else addr
@@ -274,7 +286,8 @@ def build_server(app: Any, host: str, port: int, limits: ServerLimits,
     adj = Adjustments(**limits.waitress_adjustments(host, port))
     if peer is not None:
         return LimitedServer(app, peer._map, dispatcher=peer.task_dispatcher, adj=adj,
-                             sockinfo=adj.listen[0], limits=limits, memory_paths=memory_paths)
+                             sockinfo=adj.listen[0], limits=limits, loop=peer.loop,
+                             memory_paths=memory_paths)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.queue_logger = QueueDepth()  # type: ignore[assignment]
     dispatcher.set_thread_count(adj.threads)
@@ -284,7 +297,7 @@ def build_server(app: Any, host: str, port: int, limits: ServerLimits,
 
 def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits,
           memory_paths: frozenset[str] = frozenset()) -> None:
-    """Serve on every port (the first, and e.g. 80 for GRUB) from one poll() loop; requests
+    """Serve on every port (the first, and e.g. 80 for GRUB) from one connection loop; requests
     for `memory_paths` (GET, answered from memory alone) are run by the loop itself."""
     limits = raise_descriptor_limit(limits)
     server = build_server(app, host, ports[0], limits, memory_paths=memory_paths)

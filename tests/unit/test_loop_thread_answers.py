@@ -1,4 +1,4 @@
-"""Requests for the server's `memory_paths` are answered by its poll() loop thread, in order
+"""Requests for the server's `memory_paths` are answered by its connection loop thread, in order
 with the rest of their connection, and never while a client leaves its answers unread."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import requests
 from flask import Flask, request
 
-from seedbed.httpserver import INLINE_OUTBUF_BYTES, LimitedServer, ServerLimits, build_server
-from support import free_port
+from seedbed.httpserver import INLINE_OUTBUF_BYTES, LimitedServer, ServerLimits
+from support import server_in_thread
 
 BIG = 128 * 1024  # the body of /big: a reader that does not read fills buffers fast
 
@@ -34,22 +34,9 @@ def _app() -> Flask:
 
 @pytest.fixture
 def server() -> Iterator[LimitedServer]:
-    server = build_server(_app(), "127.0.0.1", free_port(),
-                          ServerLimits(threads=2, console_streams=0),
-                          memory_paths=frozenset({"/mem", "/big"}))
-
-    def loop() -> None:
-        server.loop_thread = threading.get_ident()
-        server.run()
-
-    thread = threading.Thread(target=loop, name="poll-loop", daemon=True)
-    thread.start()
-    yield server
-    for channel in list(server._map.values()):
-        channel.close()
-    server._map.clear()  # the loop ends when its map is empty
-    server.task_dispatcher.shutdown()
-    thread.join(5)
+    with server_in_thread(_app(), ServerLimits(threads=2, console_streams=0),
+                          memory_paths=frozenset({"/mem", "/big"})) as server:
+        yield server
 
 
 def _url(server: LimitedServer, path: str) -> str:

@@ -16,6 +16,7 @@ fetched that boot script or the node's own inventory address. Once `installed`,
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import sqlite3
@@ -47,6 +48,7 @@ IN_PROGRESS = ("issued", "installing")
 security_log = logging.getLogger("seedbed")
 
 
+@functools.lru_cache(maxsize=4096)  # a few addresses, asked on every machine request
 def plain_address(address: str | None) -> str | None:
     """An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) as a.b.c.d."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import Field
@@ -34,7 +35,7 @@ class Inventory(Strict):
         return self._mac_index().get(mac)
 
     def node_by_hostname(self, hostname: str) -> Node | None:
-        return next((n for n in self.nodes if n.hostname == hostname), None)
+        return self._index("_hostnames", lambda: {n.hostname: n for n in reversed(self.nodes)}).get(hostname)
 
     def secure_boot(self, node: Node) -> bool:
         """Whether the node's firmware has Secure Boot on (it gets the signed chain)."""
@@ -59,8 +60,12 @@ class Inventory(Strict):
         return [s for s in servers if s != self.server_ip()]
 
     def _mac_index(self) -> dict[str, Node]:
-        index = self.__dict__.get("_macs")
+        return self._index("_macs", lambda: {mac: node for node in self.nodes for mac in node.macs})
+
+    def _index(self, name: str, build: Callable[[], dict[str, Node]]) -> dict[str, Node]:
+        """A look-up table built on first use; an inventory is not changed once loaded (a
+        reload or an edit makes a new one). Per request these were linear scans."""
+        index = self.__dict__.get(name)
         if index is None:
-            index = {mac: node for node in self.nodes for mac in node.macs}
-            self.__dict__["_macs"] = index
+            index = self.__dict__[name] = build()
         return index

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DOCKER_SOCKET = "/var/run/docker.sock"  # rke's default; seedbed's cluster.yml does not change it
+STOP_SECONDS = 5.0
 
 
 def ssh_argv(ssh: str, address: str, user: str, key: Path, *, port: int = 22,
@@ -47,9 +48,21 @@ def docker_ping(address: str, user: str, key: Path, *, port: int = 22, timeout: 
         try:
             return _ping_through(child, local, timeout)
         finally:
-            if child.poll() is None:
-                child.terminate()
-            child.communicate(timeout=5)
+            _end(child)
+
+
+def _end(child: subprocess.Popen[str]) -> None:
+    """Stop ssh: SIGTERM, then SIGKILL if it is still there after STOP_SECONDS (a loaded
+    machine or a login half made; waiting for it unbounded ended preflight in a traceback)."""
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=STOP_SECONDS)
+    if child.stderr is not None:
+        child.stderr.close()
 
 
 def _ping_through(child: subprocess.Popen[str], local: Path, timeout: float) -> str | None:

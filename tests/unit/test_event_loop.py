@@ -31,11 +31,6 @@ def _app() -> Flask:
     def work() -> str:  # a worker thread's request
         return "done\n"
 
-    @app.get("/slow")
-    def slow() -> str:
-        time.sleep(1.0)
-        return "slow\n"
-
     @app.get("/big")
     def big() -> bytes:
         return b"x" * BIG

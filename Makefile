@@ -109,6 +109,7 @@ bench: venv bench-deps
 	$(PY) bench/wrk_bench.py
 	$(PY) bench/http_bench.py --machines 50 --rounds 10
 	$(PY) bench/http_bench.py --machines 50 --rounds 10 --ramp 0
+	$(PY) bench/http_bench.py --machines 50 --rounds 10 --ramp 0 --cpu any
 	$(PY) bench/http_bench.py --machines 50 --rounds 3 --ramp 0 --think 0
 
 clean:

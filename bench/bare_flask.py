@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, Response
 
+from seedbed import cpu_placement
 from seedbed.httpserver import ServerLimits, serve
 
 
@@ -23,8 +24,10 @@ def main() -> None:
     def healthz() -> dict:
         return {"status": "ok"}
 
-    # Run in the loop thread as seedbed's /boot.ipxe is: the same server, the same path.
-    serve(app, "127.0.0.1", [int(sys.argv[2])], ServerLimits(), memory_paths=frozenset({"/bare"}))
+    # Run in the loop thread as seedbed's /boot.ipxe is: the same server, the same path, the
+    # threads on one CPU as `seedbed serve --cpu auto` puts them.
+    serve(app, "127.0.0.1", [int(sys.argv[2])], ServerLimits(), memory_paths=frozenset({"/bare"}),
+          cpu=cpu_placement.choose(cpu_placement.AUTO))
 
 
 if __name__ == "__main__":

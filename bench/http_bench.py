@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json as json_module
+import os
 import random
 import statistics
 import subprocess
@@ -17,6 +19,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -142,6 +146,34 @@ async def burst(base: str, nodes: list[dict], rec: Recorder, ramp: float, think:
         raise SystemExit("http_bench: a round did not finish within 120 s") from None
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """This client's own garbage collector off during a round, as timeit does: one full
+    collection in a round stalled every machine's request for 40 ms, counted as the server's."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (nginx's workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields_ = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields_[1] == str(pid):
+            total += (int(fields_[11]) + int(fields_[12])) / _TICK
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -157,12 +189,14 @@ def main() -> int:
                         help="machines power on at random within this many seconds (0: all at once)")
     parser.add_argument("--think", type=float, default=0.05,
                         help="mean seconds a machine spends between its requests (0: none)")
+    parser.add_argument("--cpu", default="auto", help="seedbed serve --cpu (auto, any, a CPU)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = inventory(args.machines)
         path = Path(tmp) / "bench.yaml"
         path.write_text(yaml.safe_dump(data))
-        server = ServeProcess(path, Path(tmp) / "state", extra_args=["--threads", str(args.threads)])
+        server = ServeProcess(path, Path(tmp) / "state",
+                              extra_args=["--threads", str(args.threads), "--cpu", args.cpu])
         data["site"]["base_url"] = f"http://127.0.0.1:{server.port}"
         path.write_text(yaml.safe_dump(data))
         with server:
@@ -171,9 +205,13 @@ def main() -> int:
                                    capture_output=True, text=True, check=True).stdout.strip()
             admin = {"Authorization": f"Bearer {token}"}
             rec = Recorder()
-            started = time.perf_counter()
+            started, server_cpu = time.perf_counter(), 0.0
+            assert server.proc is not None
             for _ in range(args.rounds):
-                asyncio.run(burst(server.url, data["nodes"], rec, args.ramp, args.think))
+                before = cpu_seconds(server.proc.pid)
+                with collector_paused():
+                    asyncio.run(burst(server.url, data["nodes"], rec, args.ramp, args.think))
+                server_cpu += cpu_seconds(server.proc.pid) - before
                 for n in data["nodes"]:
                     requests.post(f"{server.url}/api/v1/nodes/{n['hostname']}/reinstall",
                                   headers=admin, timeout=30).raise_for_status()
@@ -181,9 +219,10 @@ def main() -> int:
     total = sum(len(v) for v in rec.samples.values())
     print(f"seedbed HTTP benchmark: {args.machines} machines at once (power-on spread over "
           f"{args.ramp}s, {args.think * 1000:.0f} ms mean between a machine's requests), "
-          f"{args.rounds} rounds, {args.threads} server threads, {total} requests in {elapsed:.1f}s "
-          f"({total / elapsed:.0f} req/s overall, one asyncio client thread and the server "
-          f"sharing the cores)")
+          f"{args.rounds} rounds, {args.threads} server threads, --cpu {args.cpu}, {total} requests "
+          f"in {elapsed:.1f}s ({total / elapsed:.0f} req/s overall, one asyncio client thread and "
+          f"the server sharing the cores); server CPU in the rounds "
+          f"{server_cpu / total * 1e6:.0f} us per request")
     print(f"{'endpoint':<26}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
     for name, values in rec.samples.items():
         print(f"{name:<26}{len(values):>9}{len(values) / elapsed:>8.0f}"

@@ -26,7 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from http_bench import inventory  # noqa: E402
+from http_bench import cpu_seconds, inventory  # noqa: E402
 
 from support import ServeProcess, free_port, seed_token  # noqa: E402
 
@@ -74,22 +74,6 @@ class Target:
     @property
     def cpu(self) -> float:
         return statistics.median(self.cpu_us)
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live children (nginx's workers)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields_ = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields_[1] == str(pid):
-            total += (int(fields_[11]) + int(fields_[12])) / _TICK
-    return total
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:

@@ -74,6 +74,11 @@ class BatchWriter:
             self._kept = True
             self._start()
 
+    def thread_id(self) -> int | None:
+        """The native id of the writing thread, while there is one."""
+        with self._cv:
+            return self._thread.native_id if self._thread is not None else None
+
     def write(self, work: Work, durable: bool) -> Pending:
         """Hand `work` over and wait until it ran: its outcome, and the commit holding it."""
         item = self._hand_over(Pending(work, durable, waited=True))

@@ -151,6 +151,10 @@ class Database:
         self._refuse_if_read_only()
         self._writer.keep()
 
+    def writer_thread_id(self) -> int | None:
+        """The native id of the writer thread (seedbed.cpu_placement), while it runs."""
+        return self._writer.thread_id()
+
     def settle(self) -> None:
         """Wait until every write and record handed over so far is committed."""
         if not self.read_only:

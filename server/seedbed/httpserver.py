@@ -21,6 +21,7 @@ worker and back cost more than the request.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import queue
@@ -40,6 +41,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from . import cpu_placement
 from .eventloop import ConnectionLoop
 from .limits import REQUEST_MAX_BYTES
 
@@ -296,9 +298,15 @@ def build_server(app: Any, host: str, port: int, limits: ServerLimits,
 
 
 def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits,
-          memory_paths: frozenset[str] = frozenset()) -> None:
+          memory_paths: frozenset[str] = frozenset(), cpu: int | None = None,
+          pinned_with: Sequence[int | None] = ()) -> None:
     """Serve on every port (the first, and e.g. 80 for GRUB) from one connection loop; requests
-    for `memory_paths` (GET, answered from memory alone) are run by the loop itself."""
+    for `memory_paths` (GET, answered from memory alone) are run by the loop itself. With
+    `cpu`, this thread, the threads it starts and `pinned_with` run on that CPU alone
+    (seedbed.cpu_placement)."""
+    if cpu is not None:
+        cpu_placement.pin(cpu, [threading.get_native_id(), *pinned_with])
+        log.info("the request threads run on CPU %d", cpu)
     limits = raise_descriptor_limit(limits)
     server = build_server(app, host, ports[0], limits, memory_paths=memory_paths)
     servers = [server] + [build_server(app, host, port, limits, peer=server,
@@ -309,6 +317,9 @@ def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits,
     # SIGTERM (systemd, docker stop) ends the loop like Ctrl-C, so the log is written out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("serving on %s with %s", ", ".join(f"http://{host}:{p}" for p in ports), limits)
+    # What was built to serve (modules, the app, the inventory) lives as long as the process:
+    # out of the collector's sight, a full collection walks only what requests made since.
+    gc.freeze()
     try:
         server.run()
     finally:

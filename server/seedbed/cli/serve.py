@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .. import httpserver
+from .. import cpu_placement, httpserver
 from .common import Commands, open_seedbed, whole_number, with_state
 
 
@@ -22,6 +22,10 @@ def add_commands(commands: Commands) -> None:
                         "connects to port 80, so give 80 when nodes boot through GRUB")
     p.add_argument("--dnsmasq", action="store_true",
                    help="also run dnsmasq (proxy or full DHCP, TFTP, DNS per the inventory)")
+    p.add_argument("--cpu", type=cpu_placement.cpu_setting, default=cpu_placement.AUTO,
+                   help="the CPU the threads answering requests share: a number, 'auto' (the "
+                        "one serve starts on) or 'any' (no pinning); see seedbed.cpu_placement "
+                        "(default: auto)")
     httpserver.add_arguments(p)
 
 
@@ -46,8 +50,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"seedbed: {len(service.inventory.nodes)} nodes from {args.inventory}, state in "
           f"{args.state}, listening on {listen}", file=sys.stderr, flush=True)
     service.start()
-    try:
-        httpserver.serve(app, args.host, ports, limits, memory_paths=MEMORY_PATHS)
+    try:  # after service.start(): the job threads it started are not pinned (cpu_placement)
+        httpserver.serve(app, args.host, ports, limits, memory_paths=MEMORY_PATHS,
+                         cpu=cpu_placement.choose(args.cpu),
+                         pinned_with=[service.store.writer_thread_id()])
     finally:
         service.stop()
         service.store.settle()  # the records requests handed over are written before exit

@@ -2,7 +2,7 @@
 
 They take turns at one interpreter lock. Spread over the CPUs, nearly every turn handed the
 lock to a thread asleep on another CPU, which had to be woken there: in the burst of
-`bench/http_bench.py --ramp 0` a request cost a quarter more CPU than with the same threads
+`bench/http_bench.py --ramp 0` a request cost a third more CPU than with the same threads
 on one CPU, and its latency showed it. So `seedbed serve` keeps its loop thread, its worker
 threads, the store's writer and the log writer on one CPU, by default the one it starts on
 (where the scheduler placed it). Threads that start other programs (cluster and power jobs,
@@ -38,7 +38,7 @@ def cpu_setting(text: str) -> str | int:
 
 def choose(setting: str | int) -> int | None:
     """The CPU for the request threads, or None to leave them where the scheduler puts them
-    (asked for, not Linux, or only one CPU allowed anyway)."""
+    (`any`, not Linux, or only one CPU allowed anyway)."""
     allowed = _allowed()
     if setting == ANY or allowed is None or len(allowed) < 2:
         return None

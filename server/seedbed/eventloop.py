@@ -87,9 +87,7 @@ class ConnectionLoop:
         """A connection leaves the map (before its socket closes; its number may come back)."""
         self.ask.discard(fd)
         self.unsettled.discard(fd)
-        if self.events.pop(fd, None) is not None:
-            with contextlib.suppress(OSError):  # already closed: the kernel dropped it
-                self.epoll.unregister(fd)
+        self._unregister(fd)
 
     def _ask(self, fd: int, channel: Any) -> None:  # noqa: ANN401 - a waitress dispatcher
         wanted = READ if channel.readable() else 0
@@ -115,9 +113,8 @@ class ConnectionLoop:
             return
         if not wanted:
             # Not registered at all, as in waitress's loop: a hung-up connection waiting on a
-            # worker would otherwise report EPOLLHUP on every pass.
-            self.removed(fd)
-            self.unsettled.add(fd)
+            # worker would otherwise report EPOLLHUP on every pass (it stays unsettled: _ask).
+            self._unregister(fd)
             return
         try:
             if had is None:
@@ -129,6 +126,12 @@ class ConnectionLoop:
         except FileNotFoundError:  # closed and reused: the kernel dropped the old one
             self.epoll.register(fd, wanted)
         self.events[fd] = wanted
+
+
+    def _unregister(self, fd: int) -> None:
+        if self.events.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):  # already closed: the kernel dropped it
+                self.epoll.unregister(fd)
 
 
 def _loop_sends(channel: Any) -> bool:  # noqa: ANN401 - a waitress dispatcher

@@ -71,10 +71,12 @@ def node_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     inventory = write_inventory(tmp_path / "lab.yaml", data)
     server = ServeProcess(inventory, tmp_path / "state", port=port,
                           extra_args=["--files", str(files)]).start()
-    yield {"inv": inventory_of(data), "paths": paths, "record": record, "root": root,
-           "bin": bin_dir, "mirror": mirror["folder"]}
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        yield {"inv": inventory_of(data), "paths": paths, "record": record, "root": root,
+               "bin": bin_dir, "mirror": mirror["folder"]}
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _first_boot(node: dict[str, Any], hostname: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from flask import Flask
 from seedbed import eventloop
 from seedbed.eventloop import ConnectionLoop
 from seedbed.httpserver import LimitedChannel, LimitedServer, ServerLimits
-from support import server_in_thread
+from support import server_in_thread, wait_for
 
 BIG = 32 * 1024 * 1024  # more than loopback's socket buffers take at once
 
@@ -70,8 +70,7 @@ def _url(server: LimitedServer, path: str) -> str:
 
 
 def _connect(server: LimitedServer) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", int(server.effective_port)), timeout=5)
-    return sock
+    return socket.create_connection(("127.0.0.1", int(server.effective_port)), timeout=5)
 
 
 def _ask(sock: socket.socket, path: str) -> None:
@@ -107,6 +106,11 @@ def test_a_connection_that_reuses_a_closed_ones_descriptor_is_served(server, add
     first = _connect(server)
     _ask(first, "/work")
     assert _answer(first) == b"done\n"
+    # Its worker done, the loop watches it for reading again; until then its close would not
+    # be among the events of the pass after the nap (on a busy machine, it was not).
+    wait_for("the loop to watch the first connection again", lambda: (
+        server.loop.events.get(added[0]) == eventloop.READ and added[0] not in server.loop.unsettled),
+        timeout=5, interval=0.01)
     napping = _connect(server)
     _ask(napping, "/nap")  # the loop thread sleeps 0.5 s in this request
     time.sleep(0.2)

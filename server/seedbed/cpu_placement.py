@@ -13,9 +13,13 @@ dnsmasq's supervisor) are left free: a child inherits its thread's CPUs, and `rk
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 AUTO = "auto"  # the CPU seedbed serve starts on
 ANY = "any"  # no pinning: the scheduler places every thread
@@ -48,12 +52,23 @@ def choose(setting: str | int) -> int | None:
     return int(setting)
 
 
-def pin(cpu: int, thread_ids: Iterable[int | None]) -> None:
+def pin(cpu: int, thread_ids: Iterable[int | None]) -> bool:
     """Keep each thread (a native thread id, `threading.get_native_id()`; None: no thread)
-    on `cpu`; threads they start from now on inherit it."""
-    for tid in thread_ids:
-        if tid is not None:
+    on `cpu`; threads they start from now on inherit it. False, every thread left where it
+    was, when the system refuses (a system-call filter, a CPU taken offline): serving
+    unpinned is slower, not wrong."""
+    threads = [tid for tid in thread_ids if tid is not None]
+    before = {tid: os.sched_getaffinity(tid) for tid in threads}
+    try:
+        for tid in threads:
             os.sched_setaffinity(tid, {cpu})
+    except OSError as exc:
+        log.warning("the request threads stay unpinned: CPU %d refused (%s)", cpu, exc)
+        for tid, cpus in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, cpus)
+        return False
+    return True
 
 
 def current_cpu() -> int:

@@ -304,8 +304,7 @@ def serve(app: Any, host: str, ports: Sequence[int], limits: ServerLimits,
     for `memory_paths` (GET, answered from memory alone) are run by the loop itself. With
     `cpu`, this thread, the threads it starts and `pinned_with` run on that CPU alone
     (seedbed.cpu_placement)."""
-    if cpu is not None:
-        cpu_placement.pin(cpu, [threading.get_native_id(), *pinned_with])
+    if cpu is not None and cpu_placement.pin(cpu, [threading.get_native_id(), *pinned_with]):
         log.info("the request threads run on CPU %d", cpu)
     limits = raise_descriptor_limit(limits)
     server = build_server(app, host, ports[0], limits, memory_paths=memory_paths)

@@ -7,6 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,27 @@ def test_auto_is_the_cpu_this_thread_runs_on(monkeypatch: pytest.MonkeyPatch) ->
     assert cpu_placement.choose(cpu_placement.AUTO) == 5
     monkeypatch.setattr(cpu_placement, "current_cpu", lambda: 0)  # not allowed (any more)
     assert cpu_placement.choose(cpu_placement.AUTO) == 2
+
+
+@needs_two_cpus
+def test_a_refused_pin_leaves_every_thread_as_it_was(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    me = threading.get_native_id()
+    real = os.sched_setaffinity
+    calls: list[tuple[int, set[int]]] = []
+
+    def refuse_the_second(tid: int, cpus: set[int]) -> None:
+        calls.append((tid, set(cpus)))
+        if len(calls) == 2:
+            raise PermissionError(1, "Operation not permitted")
+        real(tid, cpus)
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse_the_second)
+    cpu = max(ALLOWED)
+    assert cpu_placement.pin(cpu, [me, None, me]) is False
+    assert os.sched_getaffinity(me) == ALLOWED, "the thread pinned first was not set back"
+    assert calls[:2] == [(me, {cpu}), (me, {cpu})]
+    assert "the request threads stay unpinned: CPU" in caplog.text
 
 
 def test_current_cpu_reads_the_kernels_answer() -> None:

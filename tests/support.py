@@ -183,7 +183,7 @@ class Started(list):
 @contextmanager
 def server_in_thread(app: Any, limits: Any, memory_paths: frozenset[str] = frozenset()) -> Iterator[Any]:  # noqa: ANN401
     """seedbed's HTTP server (seedbed.httpserver.build_server) for `app` on a free loopback
-    port, its loop in a thread named "poll-loop"; closed and joined at the end."""
+    port, its loop in a thread named "connection-loop"; closed and joined at the end."""
     from seedbed.httpserver import build_server
 
     server = build_server(app, "127.0.0.1", free_port(), limits, memory_paths=memory_paths)
@@ -192,7 +192,7 @@ def server_in_thread(app: Any, limits: Any, memory_paths: frozenset[str] = froze
         server.loop_thread = threading.get_ident()
         server.run()
 
-    thread = threading.Thread(target=loop, name="poll-loop", daemon=True)
+    thread = threading.Thread(target=loop, name="connection-loop", daemon=True)
     thread.start()
     try:
         yield server

@@ -81,4 +81,3 @@ def _allowed() -> set[int] | None:
     if not hasattr(os, "sched_getaffinity"):
         return None
     return os.sched_getaffinity(0)
-

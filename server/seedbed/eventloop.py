@@ -127,7 +127,6 @@ class ConnectionLoop:
             self.epoll.register(fd, wanted)
         self.events[fd] = wanted
 
-
     def _unregister(self, fd: int) -> None:
         if self.events.pop(fd, None) is not None:
             with contextlib.suppress(OSError):  # already closed: the kernel dropped it

@@ -67,7 +67,7 @@ def _bodies(sock: socket.socket, count: int) -> list[str]:
 
 
 def test_a_memory_path_is_answered_by_the_loop_thread_and_the_rest_by_workers(server) -> None:  # noqa: ANN001
-    assert requests.get(_url(server, "/mem"), timeout=10).text == "- poll-loop\n"
+    assert requests.get(_url(server, "/mem"), timeout=10).text == "- connection-loop\n"
     assert requests.get(_url(server, "/other"), timeout=10).text.startswith("- waitress-")
     assert requests.post(_url(server, "/mem"), timeout=10).text.startswith("- waitress-")
 
@@ -78,7 +78,7 @@ def test_pipelined_requests_keep_their_order_across_loop_and_workers(server) -> 
         answers = _bodies(sock, len(paths))
     assert [a.split()[0] for a in answers] == [str(n) for n in range(60)]
     # The loop serves until a request goes to a worker; that worker goes on with the rest.
-    assert [a.split()[1] for a in answers[:3]] == ["poll-loop"] * 3
+    assert [a.split()[1] for a in answers[:3]] == ["connection-loop"] * 3
     assert answers[3].split()[1].startswith("waitress-")
 
 
@@ -89,8 +89,8 @@ def test_a_client_that_does_not_read_cannot_stall_the_loop(server) -> None:  # n
     assert count * BIG > 16 * 1024 * 1024 > INLINE_OUTBUF_BYTES  # beyond waitress's watermark
     with _pipelined(server, [f"/big?n={n}" for n in range(count)], rcvbuf=4096) as stalled:
         answer = requests.get(_url(server, "/mem?n=other"), timeout=5)
-        assert answer.text == "other poll-loop\n"
+        assert answer.text == "other connection-loop\n"
         answers = _bodies(stalled, count)
     assert [a.split()[0] for a in answers] == [str(n) for n in range(count)]
     threads = {a.split()[1] for a in answers}
-    assert "poll-loop" in threads and any(t.startswith("waitress-") for t in threads), threads
+    assert "connection-loop" in threads and any(t.startswith("waitress-") for t in threads), threads
